@@ -1,0 +1,95 @@
+#include "engine/context.h"
+
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+#include <cudnn.h>
+
+namespace cupick {
+
+[[noreturn]] void throw_cuda(int code, const char* call, const char* file, int line) {
+  throw DeviceError(std::string("CUDA error ") + cudaGetErrorString(cudaError_t(code)) + " in " + call + " at " +
+                    file + ":" + std::to_string(line));
+}
+[[noreturn]] void throw_cudnn(int code, const char* call, const char* file, int line) {
+  throw DeviceError(std::string("cuDNN error ") + cudnnGetErrorString(cudnnStatus_t(code)) + " in " + call +
+                    " at " + file + ":" + std::to_string(line));
+}
+[[noreturn]] void throw_cublas(int code, const char* call, const char* file, int line) {
+  throw DeviceError(std::string("cuBLAS error ") + cublasGetStatusString(cublasStatus_t(code)) + " in " + call +
+                    " at " + file + ":" + std::to_string(line));
+}
+
+Context::Context() = default;
+
+Context::Context(int gpu_id) : device_(Device::gpu), gpu_id_(gpu_id) {
+  const int n = gpu_count();
+  if (gpu_id < 0 || gpu_id >= n)
+    throw DeviceError("GPU " + std::to_string(gpu_id) + " requested but " + std::to_string(n) +
+                      " usable GPU(s) found");
+  try {
+    CUDA_CHECK(cudaSetDevice(gpu_id));
+    CUDA_CHECK(cudaStreamCreate(&stream_));  // blocking: ordered with cudaMemcpy on the default stream
+    CUDNN_CHECK(cudnnCreate(&cudnn_));
+    CUDNN_CHECK(cudnnSetStream(cudnn_, stream_));
+    CUBLAS_CHECK(cublasCreate(&cublas_));
+    CUBLAS_CHECK(cublasSetStream(cublas_, stream_));
+  } catch (...) {
+    release();  // a constructor that throws gets no destructor call
+    throw;
+  }
+}
+
+Context::~Context() { release(); }
+
+void Context::release() {
+  workspace_.reset();
+  if (cublas_) cublasDestroy(cublas_);
+  if (cudnn_) cudnnDestroy(cudnn_);
+  if (stream_) cudaStreamDestroy(stream_);
+  cublas_ = nullptr;
+  cudnn_ = nullptr;
+  stream_ = nullptr;
+}
+
+int Context::gpu_count() {
+  int n = 0;
+  if (cudaGetDeviceCount(&n) != cudaSuccess) {
+    cudaGetLastError();  // clear the sticky "no driver" error
+    return 0;
+  }
+  return n;
+}
+
+std::unique_ptr<Context> Context::try_gpu() {
+  if (gpu_count() == 0) return nullptr;
+  try {
+    return std::make_unique<Context>(0);
+  } catch (const DeviceError&) {  // e.g. cudnnCreate fails: treat as no GPU
+    return nullptr;
+  }
+}
+
+void* Context::workspace(size_t bytes) {
+  if (!workspace_ || workspace_->bytes() < bytes) {
+    sync();  // work queued on the stream may still read the old workspace
+    workspace_.reset();
+    workspace_ = std::make_unique<Buffer>(bytes, device_);
+  }
+  return workspace_->data();
+}
+
+void Context::sync() const {
+  if (stream_) CUDA_CHECK(cudaStreamSynchronize(stream_));
+}
+
+std::string Context::describe() const {
+  if (!on_gpu()) return "cpu";
+  cudaDeviceProp prop{};
+  CUDA_CHECK(cudaGetDeviceProperties(&prop, gpu_id_));
+  const size_t v = cudnnGetVersion();
+  return "gpu " + std::to_string(gpu_id_) + ": " + prop.name + " (sm_" + std::to_string(prop.major) +
+         std::to_string(prop.minor) + ", " + std::to_string(prop.multiProcessorCount) + " SMs), cuDNN " +
+         std::to_string(v / 10000) + "." + std::to_string(v / 100 % 100) + "." + std::to_string(v % 100);
+}
+
+}  // namespace cupick
