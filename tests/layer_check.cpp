@@ -215,6 +215,18 @@ void parity_check(const LayerFactory& make, const std::vector<Shape>& in_shapes,
   gpu->sync();
   for (size_t i = 0; i < in_shapes.size(); ++i)
     expect_close(as_double(din_gpu[i]), as_double(din_cpu[i]), rtol, atol, where + " d input " + std::to_string(i));
+  // The accumulate branches of the GPU kernels: add to the same random gradients on both sides.
+  for (size_t i = 0; i < in_shapes.size(); ++i) {
+    din_cpu[i].copy_from(random_tensor(in_shapes[i], DType::f32, seed + 2000 + i));
+    din_gpu[i].copy_from(din_cpu[i]);
+    g_cpu[i].mode = g_gpu[i].mode = GradMode::accumulate;
+  }
+  a->backward(cpu, ptrs(in_cpu), out_cpu, dout_cpu, g_cpu);
+  b->backward(*gpu, ptrs(in_gpu), out_gpu, dout_gpu, g_gpu);
+  gpu->sync();
+  for (size_t i = 0; i < in_shapes.size(); ++i)
+    expect_close(as_double(din_gpu[i]), as_double(din_cpu[i]), rtol, atol,
+                 where + " d input " + std::to_string(i) + " (accumulated)");
   for (size_t i = 0; i < pa.size(); ++i) {
     if (pa[i]->trainable)
       expect_close(as_double(pb[i]->grad), as_double(pa[i]->grad), rtol, atol, where + " d " + pa[i]->name);

@@ -30,7 +30,8 @@ void gradient_check(Layer& layer, const std::vector<Shape>& in_shapes, Mode mode
 void accumulate_check(Layer& layer, const std::vector<Shape>& in_shapes, Mode mode, unsigned seed = 2);
 
 // Same layer on CPU and GPU with the same parameters and inputs: outputs, input gradients, parameter
-// gradients and (train mode) updated non-trainable parameters agree within
+// gradients (overwritten, then accumulated onto random values) and (train mode) updated
+// non-trainable parameters agree within
 // |gpu - cpu| <= atol * max|cpu| + rtol * |cpu|. Skips when there is no GPU.
 void parity_check(const LayerFactory& make, const std::vector<Shape>& in_shapes, Mode mode, unsigned seed = 3,
                   double rtol = 1e-4, double atol = 1e-5);

@@ -1,0 +1,159 @@
+#include "engine/layers/batchnorm.h"
+
+#include "kernels/batchnorm.h"
+
+namespace cupick {
+
+namespace {
+
+Param make_param(const char* name, int channels, float value, bool trainable) {
+  const Shape shape{1, channels, 1, 1};
+  Param p;
+  p.name = name;
+  p.value = Tensor::from(std::vector<float>(size_t(channels), value), shape);
+  if (trainable) p.grad = Tensor(shape);
+  p.trainable = trainable;
+  return p;
+}
+
+}  // namespace
+
+BatchNorm::BatchNorm(std::string name, int channels, double momentum, double epsilon)
+    : Layer(std::move(name)), channels_(channels), momentum_(momentum), epsilon_(epsilon) {
+  if (channels <= 0)
+    throw ShapeError(this->name() + " (batchnorm): channels must be positive, got " + std::to_string(channels));
+  gamma_ = make_param("gamma", channels, 1, true);
+  beta_ = make_param("beta", channels, 0, true);
+  moving_mean_ = make_param("moving_mean", channels, 0, false);
+  moving_variance_ = make_param("moving_variance", channels, 1, false);
+  on_moved(Device::cpu, DType::f32);
+}
+
+Shape BatchNorm::infer(const std::vector<Shape>& in) const {
+  if (in[0].c != channels_)
+    fail("expects " + std::to_string(channels_) + " channels, got " + std::to_string(in[0].c), in);
+  return in[0];
+}
+
+void BatchNorm::on_moved(Device device, DType dtype) {
+  save_mean_ = Tensor(Shape{1, channels_, 1, 1}, device, dtype);
+  save_inv_std_ = Tensor(Shape{1, channels_, 1, 1}, device, dtype);
+  saved_ = false;
+}
+
+void BatchNorm::require_forward() const {
+  if (!saved_) throw Error(name() + " (batchnorm): backward before any forward since the last to()");
+}
+
+void BatchNorm::forward_cpu(const Inputs& in, Tensor& out, Mode mode) {
+  const Shape s = in[0]->shape();
+  const size_t hw = size_t(s.h) * s.w, m = size_t(s.n) * hw;
+  dispatch_real(out.dtype(), [&](auto zero) {
+    using T = decltype(zero);
+    const T* x = in[0]->data<T>();
+    T* y = out.data<T>();
+    const T* gamma = gamma_.value.data<T>();
+    const T* beta = beta_.value.data<T>();
+    T* moving_mean = moving_mean_.value.data<T>();
+    T* moving_var = moving_variance_.value.data<T>();
+    T* save_mean = save_mean_.data<T>();
+    T* save_inv_std = save_inv_std_.data<T>();
+    for (int c = 0; c < s.c; ++c) {
+      // Plane (n, c) starts at (n * C + c) * hw.
+      auto plane = [&](int n) { return (size_t(n) * s.c + c) * hw; };
+      double mean = moving_mean[c], var = moving_var[c];
+      if (mode == Mode::train) {
+        // Two passes in double: exact enough to be the reference for the GPU's single pass.
+        double sum = 0;
+        for (int n = 0; n < s.n; ++n)
+          for (size_t i = 0; i < hw; ++i) sum += x[plane(n) + i];
+        mean = sum / double(m);
+        double sq = 0;
+        for (int n = 0; n < s.n; ++n)
+          for (size_t i = 0; i < hw; ++i) sq += (x[plane(n) + i] - mean) * (x[plane(n) + i] - mean);
+        var = sq / double(m);
+        moving_mean[c] = T(kernels::batchnorm_moving(moving_mean[c], mean, momentum_));
+        const double unbiased = kernels::batchnorm_unbiased(var, double(m));
+        moving_var[c] = T(kernels::batchnorm_moving(moving_var[c], unbiased, momentum_));
+      }
+      save_mean[c] = T(mean);
+      save_inv_std[c] = T(kernels::batchnorm_inv_std(var, epsilon_));
+      for (int n = 0; n < s.n; ++n)
+        for (size_t i = 0; i < hw; ++i)
+          y[plane(n) + i] = kernels::batchnorm_y(x[plane(n) + i], save_mean[c], save_inv_std[c], gamma[c], beta[c]);
+    }
+  });
+  saved_mode_ = mode;
+  saved_ = true;
+}
+
+void BatchNorm::backward_cpu(const Inputs& in, const Tensor&, const Tensor& dout, const InputGrads& din) {
+  require_forward();
+  const Shape s = in[0]->shape();
+  const size_t hw = size_t(s.h) * s.w, m = size_t(s.n) * hw;
+  dispatch_real(dout.dtype(), [&](auto zero) {
+    using T = decltype(zero);
+    const T* x = in[0]->data<T>();
+    const T* dy = dout.data<T>();
+    T* dx = din[0].tensor ? din[0].tensor->data<T>() : nullptr;
+    const T* gamma = gamma_.value.data<T>();
+    T* dgamma = gamma_.grad.data<T>();
+    T* dbeta = beta_.grad.data<T>();
+    const T* save_mean = save_mean_.data<T>();
+    const T* save_inv_std = save_inv_std_.data<T>();
+    for (int c = 0; c < s.c; ++c) {
+      auto plane = [&](int n) { return (size_t(n) * s.c + c) * hw; };
+      const T mean = save_mean[c], inv = save_inv_std[c];
+      double sdy = 0, sdyx = 0;
+      for (int n = 0; n < s.n; ++n)
+        for (size_t i = 0; i < hw; ++i) {
+          const size_t k = plane(n) + i;
+          sdy += dy[k];
+          sdyx += dy[k] * kernels::batchnorm_xhat(x[k], mean, inv);
+        }
+      dbeta[c] = T(sdy);
+      dgamma[c] = T(sdyx);
+      if (!dx) continue;
+      const T tm = T(m), scale = gamma[c] * inv / tm;
+      for (int n = 0; n < s.n; ++n)
+        for (size_t i = 0; i < hw; ++i) {
+          const size_t k = plane(n) + i;
+          const T g = saved_mode_ == Mode::train
+                          ? kernels::batchnorm_dx_train(dy[k], kernels::batchnorm_xhat(x[k], mean, inv), scale, tm,
+                                                        dbeta[c], dgamma[c])
+                          : kernels::batchnorm_dx_infer(dy[k], gamma[c], inv);
+          write_grad(dx[k], g, din[0].mode);
+        }
+    }
+  });
+}
+
+void BatchNorm::forward_gpu(Context& ctx, const Inputs& in, Tensor& out, Mode mode) {
+  const Shape s = in[0]->shape();
+  const size_t hw = size_t(s.h) * s.w;
+  // Only the batch statistics need scratch memory.
+  void* ws = mode == Mode::train ? ctx.workspace(kernels::batchnorm_workspace_bytes(s.n, s.c, hw)) : nullptr;
+  CUDA_CHECK(kernels::batchnorm_forward(out.data<float>(), in[0]->data<float>(), s.n, s.c, hw,
+                                        gamma_.value.data<float>(), beta_.value.data<float>(),
+                                        moving_mean_.value.data<float>(), moving_variance_.value.data<float>(),
+                                        save_mean_.data<float>(), save_inv_std_.data<float>(), mode == Mode::train,
+                                        momentum_, epsilon_, ws, ctx.stream()));
+  saved_mode_ = mode;
+  saved_ = true;
+}
+
+void BatchNorm::backward_gpu(Context& ctx, const Inputs& in, const Tensor&, const Tensor& dout,
+                             const InputGrads& din) {
+  require_forward();
+  const Shape s = in[0]->shape();
+  const size_t hw = size_t(s.h) * s.w;
+  void* ws = ctx.workspace(kernels::batchnorm_workspace_bytes(s.n, s.c, hw));
+  float* dx = din[0].tensor ? din[0].tensor->data<float>() : nullptr;
+  CUDA_CHECK(kernels::batchnorm_backward(dx, gamma_.grad.data<float>(), beta_.grad.data<float>(), dout.data<float>(),
+                                         in[0]->data<float>(), s.n, s.c, hw, gamma_.value.data<float>(),
+                                         save_mean_.data<float>(), save_inv_std_.data<float>(),
+                                         saved_mode_ == Mode::train, din[0].mode == GradMode::accumulate, ws,
+                                         ctx.stream()));
+}
+
+}  // namespace cupick

@@ -1,0 +1,50 @@
+#include "engine/layers/maxpool.h"
+
+#include "kernels/maxpool.h"
+
+namespace cupick {
+
+Shape MaxPool::infer(const std::vector<Shape>& in) const {
+  const Shape& s = in[0];
+  if (s.h < 2 || s.w < 2) fail("a 2x2 window needs height and width of at least 2", in);
+  return {s.n, s.c, s.h / 2, s.w / 2};
+}
+
+void MaxPool::forward_cpu(const Inputs& in, Tensor& out, Mode) {
+  const Shape& s = in[0]->shape();
+  dispatch_real(out.dtype(), [&](auto zero) {
+    using T = decltype(zero);
+    const T* x = in[0]->data<T>();
+    T* y = out.data<T>();
+    for (size_t i = 0, n = out.count(); i < n; ++i) y[i] = kernels::maxpool_forward_at(x, i, s.h, s.w);
+  });
+}
+
+void MaxPool::backward_cpu(const Inputs& in, const Tensor&, const Tensor& dout, const InputGrads& din) {
+  if (!din[0].tensor) return;
+  const Shape& s = in[0]->shape();
+  const bool accumulate = din[0].mode == GradMode::accumulate;
+  dispatch_real(dout.dtype(), [&](auto zero) {
+    using T = decltype(zero);
+    const T* x = in[0]->data<T>();
+    const T* dy = dout.data<T>();
+    T* dx = din[0].tensor->data<T>();
+    for (size_t i = 0, n = dout.count(); i < n; ++i) kernels::maxpool_backward_at(dx, dy, x, i, s.h, s.w, accumulate);
+  });
+}
+
+void MaxPool::forward_gpu(Context& ctx, const Inputs& in, Tensor& out, Mode) {
+  const Shape& s = in[0]->shape();
+  CUDA_CHECK(kernels::maxpool_forward(out.data<float>(), in[0]->data<float>(), size_t(s.n) * s.c, s.h, s.w,
+                                      ctx.stream()));
+}
+
+void MaxPool::backward_gpu(Context& ctx, const Inputs& in, const Tensor&, const Tensor& dout, const InputGrads& din) {
+  if (!din[0].tensor) return;
+  const Shape& s = in[0]->shape();
+  CUDA_CHECK(kernels::maxpool_backward(din[0].tensor->data<float>(), dout.data<float>(), in[0]->data<float>(),
+                                       size_t(s.n) * s.c, s.h, s.w, din[0].mode == GradMode::accumulate,
+                                       ctx.stream()));
+}
+
+}  // namespace cupick

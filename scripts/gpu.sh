@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# GPU tests and benchmarks. The GPU machine has the NVIDIA driver, CUDA wheels (cuDNN, cuBLAS) and
+# Python but no build tools or Debian -dev packages: build and bundle here, run there.
+#   scripts/gpu.sh bundle    (here)  Release build for sm_90 in build-gpu/, packed into gpu-bundle/
+#   scripts/gpu.sh run       (there) device and cuDNN version, every test, the layer benchmarks
+#   scripts/gpu.sh sanitize  (there) the GPU tests under compute-sanitizer memcheck and racecheck
+# Results go to $OUT (or out/) as tests.xml, bench.json and logs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mode=${1:-}
+out=${OUT:-out}
+case "$mode" in
+  bundle)
+    scripts/deps.sh
+    export PATH="$PATH:${CUDA_HOME:-/usr/local/cuda}/bin"
+    cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90 >/dev/null
+    ninja -C build-gpu cupick cupick_tests cupick_bench
+    scripts/bundle.sh gpu-bundle build-gpu/cupick build-gpu/cupick_tests build-gpu/cupick_bench
+    ;;
+  run)
+    mkdir -p "$out"
+    gpu-bundle/run.sh cupick info | tee "$out/info.txt"
+    rc=0
+    gpu-bundle/run.sh cupick_tests --gtest_output=xml:"$out/tests.xml" >"$out/tests.log" 2>&1 || rc=$?
+    grep -E '^\[  (FAILED|PASSED|SKIPPED) |tests? ran' "$out/tests.log" | tail -40
+    gpu-bundle/run.sh cupick_bench --benchmark_filter="${BENCH_FILTER:-^gpu/}" --benchmark_out="$out/bench.json" \
+      --benchmark_out_format=json 2>&1 | tee "$out/bench.log"
+    exit $rc
+    ;;
+  sanitize)
+    mkdir -p "$out"
+    cs=$(command -v compute-sanitizer || ls /usr/local/cuda*/bin/compute-sanitizer 2>/dev/null | head -1 || true)
+    [ -n "$cs" ] || { echo "gpu.sh: compute-sanitizer not found on this machine" >&2; exit 1; }
+    filter=${TEST_FILTER:-*Parity*}
+    for tool in memcheck racecheck; do
+      gpu-bundle/run.sh "$cs" --tool "$tool" --error-exitcode 1 gpu-bundle/bin/cupick_tests --gtest_filter="$filter" \
+        2>&1 | tee "$out/sanitize-$tool.log" | tail -5
+    done
+    ;;
+  *)
+    echo "usage: scripts/gpu.sh bundle|run|sanitize" >&2
+    exit 2
+    ;;
+esac

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The test command: installs what is missing, builds, and runs the whole suite through CTest.
+#   scripts/test.sh             Release build in build/
+#   scripts/test.sh --sanitize  AddressSanitizer + UBSan build in build-asan/ (CPU tests; GPU tests skip)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/deps.sh
+cuda=${CUDA_HOME:-/usr/local/cuda}
+export PATH="$PATH:$cuda/bin"
+build=build; flags=(-DCMAKE_BUILD_TYPE=Release)
+if [ "${1:-}" = "--sanitize" ]; then
+  build=build-asan; flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DCUPICK_SANITIZE=ON -DCUPICK_BENCH=OFF)
+  # The CUDA runtime maps memory where ASan keeps its shadow gap; leaks inside the driver are not ours.
+  export ASAN_OPTIONS=protect_shadow_gap=0:detect_leaks=0:abort_on_error=1
+  export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+fi
+cmake -S . -B "$build" -G Ninja "${flags[@]}" >/dev/null
+ninja -C "$build"
+cd "$build" && ctest --output-on-failure -j "$(nproc)"

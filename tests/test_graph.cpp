@@ -1,0 +1,201 @@
+#include "engine/graph.h"
+
+#include "engine/layers/batchnorm.h"
+#include "engine/layers/concat.h"
+#include "engine/layers/conv.h"
+#include "engine/layers/leaky_relu.h"
+#include "engine/layers/maxpool.h"
+#include "engine/layers/reorg.h"
+#include "engine/layers/upsample.h"
+#include "tests/layer_check.h"
+
+namespace cupick {
+namespace {
+
+// input -> leaky_1 -> ... -> leaky_6, a chain where inference needs two buffers.
+Graph chain(int n) {
+  Graph g;
+  std::string prev = Graph::kInput;
+  for (int i = 1; i <= n; ++i) {
+    const std::string name = "leaky_" + std::to_string(i);
+    g.add<LeakyReLU>({prev}, name, 0.5f);
+    prev = name;
+  }
+  return g;
+}
+
+TEST(Graph, ChainForwardBackward) {
+  Context cpu;
+  Graph g = chain(3);
+  Tensor x = Tensor::from<float>({-8, 1, 0, 2}, {1, 1, 2, 2});
+  const Tensor& y = g.forward(cpu, x, Mode::train);
+  EXPECT_EQ(y.values<float>(), (std::vector<float>{-1, 1, 0, 2}));
+  EXPECT_EQ(g.activation("leaky_1").values<float>(), (std::vector<float>{-4, 1, 0, 2}));
+  Tensor dy = Tensor::from<float>({1, 1, 1, 1}, y.shape()), dx(x.shape());
+  g.backward(cpu, dy, &dx);
+  EXPECT_EQ(dx.values<float>(), (std::vector<float>{0.125f, 1, 0.125f, 1}));
+}
+
+TEST(Graph, InferenceReusesBuffers) {
+  Context cpu;
+  Graph g = chain(6);
+  Tensor x({2, 3, 16, 16});
+  const size_t one = x.bytes();
+  g.forward(cpu, x, Mode::infer);
+  EXPECT_EQ(g.planned_bytes(), 2 * one);  // ping-pong
+  const void* out = g.forward(cpu, x, Mode::infer).raw();
+  EXPECT_EQ(g.forward(cpu, x, Mode::infer).raw(), out);  // same plan, no new allocation
+  g.forward(cpu, x, Mode::train);
+  EXPECT_EQ(g.planned_bytes(), (6 + 2) * one);  // all activations kept, gradients ping-pong
+}
+
+TEST(Graph, BackwardNeedsTrainForward) {
+  Context cpu;
+  Graph g = chain(2);
+  Tensor x({1, 1, 2, 2});
+  const Tensor& y = g.forward(cpu, x, Mode::infer);
+  Tensor dy(y.shape());
+  EXPECT_THROW(g.backward(cpu, dy), Error);
+}
+
+TEST(Graph, RejectsBadNodes) {
+  Graph g = chain(2);
+  EXPECT_THROW(g.add<LeakyReLU>({"leaky_1"}, "leaky_2"), ShapeError);  // duplicate
+  EXPECT_THROW(g.add<LeakyReLU>({"nowhere"}, "leaky_3"), ShapeError);
+  EXPECT_THROW(g.add<LeakyReLU>({"leaky_1"}, "input"), ShapeError);
+  EXPECT_EQ(g.size(), 2u);  // failed additions leave nothing behind
+  try {
+    g.add<LeakyReLU>({"leaky_9"}, "leaky_3");
+    FAIL();
+  } catch (const ShapeError& e) {
+    EXPECT_NE(std::string(e.what()).find("'leaky_3'"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("'leaky_9'"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace cupick
+
+namespace cupick {
+namespace {
+
+// A small network with every layer and every kind of edge PhosaurusNet and YOLO have: a skip
+// feature read by two nodes (its gradient accumulates), upsampling, reorg, concatenation.
+Graph mini_net() {
+  Graph g;
+  auto block = [&g](const std::string& in, const std::string& i, int cin, int cout, int k) {
+    g.add<Conv2D>({in}, "conv_" + i, cin, cout, k, false);
+    g.add<BatchNorm>({"conv_" + i}, "norm_" + i, cout);
+    g.add<LeakyReLU>({"norm_" + i}, "leaky_" + i);
+    return "leaky_" + i;
+  };
+  std::string x = block(Graph::kInput, "1", 1, 4, 3);
+  g.add<MaxPool>({x}, "pool_1");
+  const std::string skip = block("pool_1", "2", 4, 6, 3);  // stride 2
+  g.add<MaxPool>({skip}, "pool_2");
+  x = block("pool_2", "3", 6, 8, 3);  // stride 4
+  g.add<Upsample>({x}, "up_3");        // back to stride 2
+  const std::string pass = block(skip, "4", 6, 2, 1);
+  g.add<Reorg>({skip}, "reorg_2");     // stride 4, 24 channels
+  g.add<Upsample>({"reorg_2"}, "up_reorg");
+  g.add<Concat>({pass, "up_3", "up_reorg"}, "concat");  // 2 + 8 + 24
+  block("concat", "5", 34, 8, 3);
+  g.add<Conv2D>({"leaky_5"}, "conv_head", 8, 6, 1, true);
+  return g;
+}
+
+double dot(const Tensor& a, const Tensor& b) {
+  double s = 0;
+  for (size_t i = 0; i < a.count(); ++i) s += a.data<double>()[i] * b.data<double>()[i];
+  return s;
+}
+
+TEST(Graph, MiniNetShapesAndParams) {
+  Graph g = mini_net();
+  const std::vector<Shape> s = g.shapes({2, 1, 16, 12});
+  EXPECT_EQ(s.back(), (Shape{2, 6, 8, 6}));
+  size_t total = 0;
+  for (const NamedParam& p : g.params()) total += p.param->value.count();
+  // conv kernels + batchnorm (4 per channel) + head bias
+  const size_t convs = 1 * 4 * 9 + 4 * 6 * 9 + 6 * 8 * 9 + 6 * 2 + 34 * 8 * 9 + 8 * 6 + 6;
+  EXPECT_EQ(total, convs + 4 * (4 + 6 + 8 + 2 + 8));
+  EXPECT_EQ(g.params().front().name, "conv_1/kernel");
+}
+
+// Finite differences in double through the whole graph, train mode: the graph's backward (order,
+// overwrite/accumulate of a gradient read twice, planned buffers) agrees with its forward.
+TEST(Graph, MiniNetGradientCheck) {
+  Context cpu;
+  Graph g = mini_net();
+  g.to(Device::cpu, DType::f64);
+  unsigned seed = 5;
+  for (const NamedParam& p : g.params()) {
+    if (!p.param->trainable) continue;
+    p.param->value.copy_from(test::random_tensor(p.param->value.shape(), DType::f64, seed++, -0.5, 0.5));
+  }
+  Tensor x = test::random_tensor({2, 1, 8, 12}, DType::f64, 1);
+  const Tensor r = test::random_tensor(g.shapes(x.shape()).back(), DType::f64, 2);
+  auto loss = [&] { return dot(g.forward(cpu, x, Mode::train), r); };
+  loss();
+  Tensor dx(x.shape(), Device::cpu, DType::f64);
+  g.backward(cpu, r, &dx);
+
+  auto numeric = [&](double& v) {
+    const double v0 = v, h = 1e-5;
+    v = v0 + h;
+    const double plus = loss();
+    v = v0 - h;
+    const double minus = loss();
+    v = v0;
+    return (plus - minus) / (2 * h);
+  };
+  int checked = 0, agree = 0;
+  auto check = [&](double& v, double analytic) {
+    const double n = numeric(v);
+    ++checked;
+    // Leaky ReLU kinks and max-pool ties crossed by the step are rare; allow a few.
+    if (std::abs(n - analytic) <= 1e-5 * std::max(1.0, std::abs(n))) ++agree;
+  };
+  for (size_t i = 0; i < x.count(); i += 3) check(x.data<double>()[i], dx.data<double>()[i]);
+  for (const NamedParam& p : g.params()) {
+    if (!p.param->trainable) continue;
+    const std::vector<double> grad = p.param->grad.values<double>();
+    for (size_t i = 0; i < grad.size(); i += 1 + grad.size() / 5) check(p.param->value.data<double>()[i], grad[i]);
+  }
+  EXPECT_GT(checked, 100);
+  EXPECT_GE(agree, checked * 97 / 100) << agree << " of " << checked << " derivatives agree";
+}
+
+TEST(Graph, MiniNetCpuMatchesGpu) {
+  auto gpu = Context::try_gpu();
+  if (!gpu) GTEST_SKIP() << "no GPU on this machine";
+  Context cpu;
+  Graph a = mini_net(), b = mini_net();
+  a.to(Device::cpu);
+  unsigned seed = 9;
+  for (const NamedParam& p : a.params())
+    p.param->value.copy_from(test::random_tensor(p.param->value.shape(), DType::f32, seed++, p.param->trainable ? -0.5 : 0.5, p.param->trainable ? 0.5 : 1.5));
+  b.to(Device::gpu);
+  for (size_t i = 0; i < a.params().size(); ++i) b.params()[i].param->value.copy_from(a.params()[i].param->value);
+  const Tensor x = test::random_tensor({3, 1, 32, 24}, DType::f32, 3);
+  const Tensor xg = x.to(Device::gpu);
+  auto as_double = [](const Tensor& t) {
+    std::vector<float> f = t.values<float>();
+    return std::vector<double>(f.begin(), f.end());
+  };
+  for (Mode mode : {Mode::infer, Mode::train}) {
+    const Tensor& ya = a.forward(cpu, x, mode);
+    const Tensor& yb = b.forward(*gpu, xg, mode);
+    test::expect_close(as_double(yb), as_double(ya), 1e-4, 1e-4, "mini net output");
+  }
+  const Tensor dy = test::random_tensor(a.shapes(x.shape()).back(), DType::f32, 4);
+  a.backward(cpu, dy);
+  b.backward(*gpu, dy.to(Device::gpu));
+  for (size_t i = 0; i < a.params().size(); ++i) {
+    const NamedParam pa = a.params()[i], pb = b.params()[i];
+    if (pa.param->trainable) test::expect_close(as_double(pb.param->grad), as_double(pa.param->grad), 1e-3, 1e-4, pa.name);
+  }
+}
+
+}  // namespace
+}  // namespace cupick
