@@ -1,50 +1,54 @@
 // cupick: particle picking in cryo-EM micrographs. The subcommands are thin: they parse flags and call
-// the library; any Error becomes one line on stderr and exit code 1.
+// the library; any error becomes one line on stderr and a non-zero exit.
 #include <cstdio>
 #include <cstring>
 #include <string>
 
-#include "engine/context.h"
+#include "cli/commands.h"
 
 namespace {
 
-const char* kUsage =
-    "usage: cupick <command> [options]\n"
-    "\n"
-    "commands:\n"
-    "  info        the devices cupick can use (GPUs, cuDNN version)\n"
-    "  --version   print the version\n"
-    "  --help      this text\n";
+struct Command {
+  const char* name;
+  const char* about;
+  int (*run)(int, char**);
+};
 
-int info() {
-  const int n = cupick::Context::gpu_count();
-  std::printf("cupick %s\n", CUPICK_VERSION);
-  if (n == 0) std::printf("no usable GPU: cupick runs on the CPU\n");
-  for (int i = 0; i < n; ++i) {
-    cupick::Context ctx(i);
-    std::printf("%s\n", ctx.describe().c_str());
-  }
-  return 0;
+const Command kCommands[] = {
+    {"config", "write a complete crYOLO config for a box size", cupick::cli::run_config},
+    {"train", "train a network from a crYOLO config", cupick::cli::run_train},
+    {"summary", "the network of a config: layers, parameters, GFLOP", cupick::cli::run_summary},
+    {"info", "the devices cupick can use (GPUs, cuDNN version)", cupick::cli::run_info},
+};
+
+void usage(FILE* out) {
+  std::fprintf(out, "usage: cupick <command> [options]   (cupick <command> --help for its options)\n\ncommands:\n");
+  for (const Command& c : kCommands) std::fprintf(out, "  %-10s %s\n", c.name, c.about);
+  std::fprintf(out, "  --version  print the version\n");
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  try {
-    const std::string cmd = argc > 1 ? argv[1] : "--help";
-    if (cmd == "--help" || cmd == "-h" || cmd == "help") {
-      std::fputs(kUsage, stdout);
-      return 0;
-    }
-    if (cmd == "--version") {
-      std::printf("cupick %s\n", CUPICK_VERSION);
-      return 0;
-    }
-    if (cmd == "info") return info();
-    std::fprintf(stderr, "cupick: unknown command '%s' (try cupick --help)\n", cmd.c_str());
-    return 2;
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "cupick: %s\n", e.what());
-    return 1;
+  const std::string cmd = argc > 1 ? argv[1] : "--help";
+  if (cmd == "--help" || cmd == "-h" || cmd == "help") {
+    usage(stdout);
+    return 0;
   }
+  if (cmd == "--version") {
+    std::printf("cupick %s\n", CUPICK_VERSION);
+    return 0;
+  }
+  for (const Command& c : kCommands) {
+    if (cmd != c.name) continue;
+    try {
+      return c.run(argc - 2, argv + 2);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "cupick %s: %s\n", c.name, e.what());
+      return 1;
+    }
+  }
+  std::fprintf(stderr, "cupick: unknown command '%s'\n", cmd.c_str());
+  usage(stderr);
+  return 2;
 }

@@ -4,6 +4,8 @@
 #include <cuda_runtime.h>
 #include <cudnn.h>
 
+#include <cstdio>
+
 namespace cupick {
 
 [[noreturn]] void throw_cuda(int code, const char* call, const char* file, int line) {
@@ -53,18 +55,31 @@ void Context::release() {
 
 int Context::gpu_count() {
   int n = 0;
-  if (cudaGetDeviceCount(&n) != cudaSuccess) {
-    cudaGetLastError();  // clear the sticky "no driver" error
-    return 0;
+  const cudaError_t e = cudaGetDeviceCount(&n);
+  if (e == cudaSuccess) return n;
+  cudaGetLastError();  // clear the sticky "no driver" error
+  // No driver at all (a build machine) is the quiet case. A driver that is there but older than
+  // this runtime (CUDA 13 wants r580+) would otherwise look the same: every GPU test skipped.
+  int driver = 0;
+  static bool warned = false;
+  if (cudaDriverGetVersion(&driver) == cudaSuccess && driver > 0 && e != cudaErrorNoDevice && !warned) {
+    warned = true;
+    std::fprintf(stderr, "cupick: CUDA driver %d.%d is installed, but the CUDA %d.%d runtime cannot use it (%s)\n",
+                 driver / 1000, driver % 1000 / 10, CUDART_VERSION / 1000, CUDART_VERSION % 1000 / 10,
+                 cudaGetErrorString(e));
   }
-  return n;
+  return 0;
 }
 
 std::unique_ptr<Context> Context::try_gpu() {
   if (gpu_count() == 0) return nullptr;
+  // A GPU that is there but cannot start (cuDNN missing or of the wrong version) counts as none, so
+  // that cupick still runs on the CPU; it says why on stderr, since on the machine meant to run
+  // the GPU tests it would otherwise turn them all into quiet skips.
   try {
     return std::make_unique<Context>(0);
-  } catch (const DeviceError&) {  // e.g. cudnnCreate fails: treat as no GPU
+  } catch (const DeviceError& e) {
+    std::fprintf(stderr, "cupick: GPU 0 cannot be used, running on the CPU: %s\n", e.what());
     return nullptr;
   }
 }

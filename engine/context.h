@@ -24,7 +24,8 @@ class Context {
 
   // Number of usable GPUs: 0 whenever the driver, the runtime or the device says no.
   static int gpu_count();
-  // A context on GPU 0, or nullptr when there is none (tests skip on nullptr).
+  // A context on GPU 0, or nullptr when there is no usable GPU (tests skip on nullptr); a GPU that
+  // is there but cannot start (e.g. cuDNN missing) is reported on stderr.
   static std::unique_ptr<Context> try_gpu();
 
   Device device() const { return device_; }

@@ -96,9 +96,23 @@ struct SlotPlanner {
 }  // namespace
 
 void Graph::plan(const Tensor& input, Mode mode) {
-  if (plan_.valid && plan_.input == input.shape() && plan_.mode == mode && plan_.device == input.device() &&
-      plan_.dtype == input.dtype())
+  const Shape& s = input.shape();
+  if (plan_.valid && plan_.device == input.device() && plan_.dtype == input.dtype() && s.c == plan_.input.c &&
+      s.h == plan_.input.h && s.w == plan_.input.w && s.n <= plan_.input.n &&
+      (mode == Mode::infer || plan_.mode == Mode::train)) {
+    // The buffers fit: a smaller batch, or inference on a training plan (which keeps more than
+    // inference needs). Only the views change, so validation between training epochs allocates nothing.
+    if (nodes_.front().out.shape().n != s.n) {
+      const std::vector<Shape> out_shapes = shapes(s);
+      for (size_t i = 0; i < nodes_.size(); ++i) {
+        Node& node = nodes_[i];
+        node.shape = out_shapes[i];
+        node.out = Tensor(buffers_[node.out_slot], 0, node.shape, input.dtype());
+        if (node.grad_slot >= 0) node.grad = Tensor(buffers_[node.grad_slot], 0, node.shape, input.dtype());
+      }
+    }
     return;
+  }
   if (nodes_.empty()) throw ShapeError("graph: no nodes");
   const std::vector<Shape> out_shapes = shapes(input.shape());
   const size_t n = nodes_.size(), elem = dtype_size(input.dtype());

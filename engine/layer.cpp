@@ -27,7 +27,7 @@ void Layer::to(Device device, DType dtype) {
     Tensor host = p->value.device() == Device::cpu ? p->value.clone() : p->value.to(Device::cpu);
     if (host.dtype() != dtype) host = host.to(dtype);
     p->value = device == Device::cpu ? std::move(host) : host.to(device);
-    p->grad = p->trainable ? Tensor(p->value.shape(), device, dtype) : Tensor();
+    p->grad = Tensor();  // made by the first backward: a network that only picks never needs them
   }
   on_moved(device, dtype);
 }
@@ -57,6 +57,7 @@ void Layer::check(const Context& ctx, const Inputs& in, const Tensor& out, const
 
 void Layer::forward(Context& ctx, const Inputs& in, Tensor& out, Mode mode) {
   check(ctx, in, out, "forward");
+  if (frozen_) mode = Mode::infer;
   if (ctx.on_gpu()) forward_gpu(ctx, in, out, mode);
   else forward_cpu(in, out, mode);
 }
@@ -74,6 +75,8 @@ void Layer::backward(Context& ctx, const Inputs& in, const Tensor& out, const Te
     if (g && (g->shape() != in[i]->shape() || g->device() != in[i]->device() || g->dtype() != in[i]->dtype()))
       fail("backward: input gradient " + g->str() + " does not match input " + in[i]->str(), shapes);
   }
+  for (Param* p : params())
+    if (p->trainable && p->grad.empty()) p->grad = Tensor(p->value.shape(), p->value.device(), p->value.dtype());
   if (ctx.on_gpu()) backward_gpu(ctx, in, out, dout, din);
   else backward_cpu(in, out, dout, din);
 }

@@ -27,7 +27,7 @@ struct InputGrad {
 struct Param {
   std::string name;  // Keras's names: kernel, bias, gamma, beta, moving_mean, moving_variance
   Tensor value;
-  Tensor grad;             // same shape as value; empty when not trainable
+  Tensor grad;             // same shape as value; made by the first backward, never when not trainable
   bool trainable = true;  // batchnorm's moving statistics are parameters, but not trained
 };
 
@@ -48,12 +48,19 @@ class Layer {
   Shape output_shape(const std::vector<Shape>& in) const;
 
   virtual std::vector<Param*> params() { return {}; }
-  // Moves (and, on the host, converts) the parameters; parameter gradients are kept beside them.
+  // Moves (and, on the host, converts) the parameters; their gradients are dropped and made again,
+  // beside them, by the next backward.
   void to(Device device, DType dtype = DType::f32);
+
+  // A frozen layer runs in Mode::infer whatever it is asked (batchnorm keeps its moving statistics)
+  // and its parameters are not trained; fine-tuning freezes all but the last layers.
+  void freeze(bool frozen = true) { frozen_ = frozen; }
+  bool frozen() const { return frozen_; }
 
   // `out` must already have output_shape(), on ctx's device, of the inputs' type.
   void forward(Context& ctx, const Inputs& in, Tensor& out, Mode mode);
-  // Writes the input gradients as each InputGrad says, and overwrites the parameter gradients.
+  // Writes the input gradients as each InputGrad says, and overwrites the parameter gradients
+  // (allocating them on the first call).
   void backward(Context& ctx, const Inputs& in, const Tensor& out, const Tensor& dout, const InputGrads& din);
 
  protected:
@@ -75,6 +82,7 @@ class Layer {
  private:
   void check(const Context& ctx, const Inputs& in, const Tensor& out, const char* stage) const;
   std::string name_;
+  bool frozen_ = false;
 };
 
 // Runs f(T{}) with T = float or double for a host tensor's type: the CPU reference is written once

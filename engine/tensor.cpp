@@ -162,4 +162,13 @@ Tensor Tensor::reshaped(Shape shape) const {
   return t;
 }
 
+Tensor Tensor::images(int first, int count) const {
+  if (layout_ != Layout::nchw || first < 0 || count < 0 || first + count > shape_.n)
+    throw ShapeError("tensor: images [" + std::to_string(first) + ", " + std::to_string(first + count) + ") of " + str());
+  Tensor t = reshaped(shape_);
+  t.shape_.n = count;
+  t.ptr_ = static_cast<char*>(ptr_) + size_t(first) * shape_.c * shape_.h * shape_.w * dtype_size(dtype_);
+  return t;
+}
+
 }  // namespace cupick

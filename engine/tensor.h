@@ -90,6 +90,8 @@ class Tensor {
   void zero();
   // Same element count, new logical shape; shares the buffer.
   Tensor reshaped(Shape shape) const;
+  // Images [first, first + count) of an NCHW tensor; shares the buffer (a partial batch).
+  Tensor images(int first, int count) const;
 
  private:
   void check_dtype(DType want) const;

@@ -118,9 +118,11 @@ __global__ void stats_partial_kernel(double* part, const float* x, int C, size_t
   }
 }
 
-// Stage 2, block c: merges channel c's partials, saves mean and inv_std, updates the moving statistics.
+// Stage 2, block c: merges channel c's partials, saves mean and inv_std, updates the moving statistics
+// (biased[c] and biased[C + c] are the hidden averages of the mean and the variance).
 __global__ void stats_finalize_kernel(const double* part, size_t chunks, float* moving_mean, float* moving_var,
-                                      float* save_mean, float* save_inv_std, double momentum, double eps) {
+                                      float* biased, float* save_mean, float* save_inv_std, double momentum,
+                                      double debias, double eps) {
   const int c = blockIdx.x;
   double n = 0, mean = 0, m2 = 0;
   for (size_t j = threadIdx.x; j < chunks; j += blockDim.x) {
@@ -129,11 +131,14 @@ __global__ void stats_finalize_kernel(const double* part, size_t chunks, float* 
   }
   block_merge(n, mean, m2);
   if (threadIdx.x == 0) {
-    const double var = m2 > 0 ? m2 / n : 0.0;  // biased: what the batch is normalised with
+    const double var = m2 > 0 ? m2 / n : 0.0;  // over m, not m - 1: what the batch is normalised with
     save_mean[c] = float(mean);
     save_inv_std[c] = float(batchnorm_inv_std(var, eps));
-    moving_mean[c] = float(batchnorm_moving(moving_mean[c], mean, momentum));
-    moving_var[c] = float(batchnorm_moving(moving_var[c], batchnorm_unbiased(var, n), momentum));
+    const int C = gridDim.x;  // one block per channel
+    double b_mean = biased[c], b_var = biased[C + c];
+    moving_mean[c] = float(batchnorm_moving(b_mean, mean, momentum, debias));
+    moving_var[c] = float(batchnorm_moving(b_var, batchnorm_keras_variance(var, n, eps), momentum, debias));
+    biased[c] = float(b_mean), biased[C + c] = float(b_var);
   }
 }
 
@@ -214,16 +219,16 @@ size_t batchnorm_workspace_bytes(int n, int c, size_t hw) {
 }
 
 cudaError_t batchnorm_forward(float* y, const float* x, int n, int c, size_t hw, const float* gamma,
-                              const float* beta, float* moving_mean, float* moving_var, float* save_mean,
-                              float* save_inv_std, bool train, double momentum, double eps, void* workspace,
-                              cudaStream_t stream) {
+                              const float* beta, float* moving_mean, float* moving_var, float* biased,
+                              float* save_mean, float* save_inv_std, bool train, double momentum, double debias,
+                              double eps, void* workspace, cudaStream_t stream) {
   if (n <= 0 || c <= 0 || hw == 0) return cudaSuccess;
   if (train) {
     const Split sp = split_channel(size_t(n) * hw, c);
     double* part = static_cast<double*>(workspace);
     stats_partial_kernel<<<unsigned(c * sp.chunks), kThreads, 0, stream>>>(part, x, c, hw, sp);
-    stats_finalize_kernel<<<c, kThreads, 0, stream>>>(part, sp.chunks, moving_mean, moving_var, save_mean,
-                                                      save_inv_std, momentum, eps);
+    stats_finalize_kernel<<<c, kThreads, 0, stream>>>(part, sp.chunks, moving_mean, moving_var, biased, save_mean,
+                                                      save_inv_std, momentum, debias, eps);
   } else {
     moving_stats_kernel<<<blocks_for(c), kThreads, 0, stream>>>(moving_mean, moving_var, save_mean, save_inv_std, c,
                                                                 eps);

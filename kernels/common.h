@@ -13,6 +13,24 @@
 
 namespace cupick::kernels {
 
+// a * b rounded on its own. nvcc fuses a product with a following add into one FMA (one rounding
+// instead of two) unless told not to, and the host compiler (x86-64, no -mfma) does not: where the
+// two paths must agree to the bit, the product goes through this.
+CUPICK_HD float mul_rn(float a, float b) {
+#ifdef __CUDA_ARCH__
+  return __fmul_rn(a, b);
+#else
+  return a * b;
+#endif
+}
+CUPICK_HD double mul_rn(double a, double b) {
+#ifdef __CUDA_ARCH__
+  return __dmul_rn(a, b);
+#else
+  return a * b;
+#endif
+}
+
 // Launchers return cudaGetLastError() after the launch; the engine wraps them in CUDA_CHECK.
 
 // Blocks for a 1-D launch over n elements with `threads` per block (grid-stride loops cover the rest).

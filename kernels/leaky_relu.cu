@@ -10,7 +10,7 @@ __global__ void leaky_relu_forward_kernel(float* y, const float* x, size_t n, fl
 __global__ void leaky_relu_backward_kernel(float* dx, const float* dy, const float* x, size_t n, float slope,
                                            bool accumulate) {
   for (size_t i = blockIdx.x * size_t(blockDim.x) + threadIdx.x; i < n; i += size_t(gridDim.x) * blockDim.x) {
-    const float g = dy[i] * leaky_relu_grad(x[i], slope);
+    const float g = leaky_relu_dx(dy[i], x[i], slope);
     dx[i] = accumulate ? dx[i] + g : g;
   }
 }

@@ -2,7 +2,8 @@
 # Installs the Debian packages cupick needs that this machine lacks (apt-get, as root or with sudo).
 # The CUDA toolkit with cuDNN and cuBLAS is expected under /usr/local/cuda (or CUDA_HOME).
 set -euo pipefail
-packages=(cmake ninja-build g++ nlohmann-json3-dev libgtest-dev libgmock-dev libbenchmark-dev libopenblas-dev)
+packages=(cmake ninja-build g++ nlohmann-json3-dev libgtest-dev libgmock-dev libbenchmark-dev libopenblas-dev
+          libtiff-dev libpng-dev libjpeg-dev libfftw3-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

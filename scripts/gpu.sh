@@ -14,8 +14,8 @@ case "$mode" in
     scripts/deps.sh
     export PATH="$PATH:${CUDA_HOME:-/usr/local/cuda}/bin"
     cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90 >/dev/null
-    ninja -C build-gpu cupick cupick_tests cupick_bench
-    scripts/bundle.sh gpu-bundle build-gpu/cupick build-gpu/cupick_tests build-gpu/cupick_bench
+    ninja -C build-gpu
+    scripts/bundle.sh gpu-bundle build-gpu/cupick build-gpu/cupick_tests build-gpu/cupick_bench_*
     ;;
   run)
     mkdir -p "$out"
@@ -23,8 +23,11 @@ case "$mode" in
     rc=0
     gpu-bundle/run.sh cupick_tests --gtest_output=xml:"$out/tests.xml" >"$out/tests.log" 2>&1 || rc=$?
     grep -E '^\[  (FAILED|PASSED|SKIPPED) |tests? ran' "$out/tests.log" | tail -40
-    gpu-bundle/run.sh cupick_bench --benchmark_filter="${BENCH_FILTER:-^gpu/}" --benchmark_out="$out/bench.json" \
-      --benchmark_out_format=json 2>&1 | tee "$out/bench.log"
+    for bench in gpu-bundle/bin/cupick_bench_*; do
+      name=$(basename "$bench")
+      gpu-bundle/run.sh "$name" --benchmark_filter="${BENCH_FILTER:-^gpu/}" --benchmark_out="$out/$name.json" \
+        --benchmark_out_format=json 2>&1 | tee "$out/$name.log"
+    done
     exit $rc
     ;;
   sanitize)

@@ -1,5 +1,7 @@
 #include "engine/layers/batchnorm.h"
 
+#include <algorithm>
+#include <cmath>
 #include <ostream>
 
 #include "tests/layer_check.h"
@@ -43,6 +45,14 @@ TEST(BatchNorm, Params) {
   }
 }
 
+// A second batch of the same shape. Channel 0 holds 2, 4 | 6, 8: mean 5, biased variance 5.
+// Channel 1 holds 1, 3 | 5, 7: mean 4, biased variance 5.
+Tensor tiny_input_2() { return Tensor::from<float>({2, 4, 1, 3, 6, 8, 5, 7}, {2, 2, 1, 2}); }
+
+// The variance Keras 2.2 averages in, from a biased variance over m = 4 values with epsilon 1e-3:
+// var * 4/3 (Bessel, from tf.nn.fused_batch_norm) * 4/(4 - 1.001) (BatchNormalization.call).
+double keras_variance(double var) { return var * (4.0 / 3) * (4 / (4 - 1.001)); }
+
 TEST(BatchNorm, KnownValuesTrain) {
   Context cpu;
   BatchNorm layer("bn_1", 2);  // momentum 0.99, epsilon 1e-3
@@ -56,14 +66,113 @@ TEST(BatchNorm, KnownValuesTrain) {
                 {-2.0377845593, -0.9688922797, -1.4997501873, -0.5002498127,  //
                  0.1, 3.3066768390, -1.4997501873, -0.5002498127},
                 1e-6, "y");
-  // moving = 0.99 * moving + 0.01 * batch, with the unbiased variance:
-  // mean 0.01 * 3; variance 0.99 + 0.01 * 14/3 and 0.99 + 0.01 * 4/3.
-  expect_values(param(layer, "moving_mean").value, {0.03, 0}, 1e-7, "moving_mean after 1");
-  expect_values(param(layer, "moving_variance").value, {1.0366666667, 1.0033333333}, 1e-6, "moving_variance after 1");
-  layer.forward(cpu, {&x}, y, Mode::train);
-  // mean 0.99 * 0.03 + 0.03; variance 0.99 * 1.0366667 + 0.0466667 and 0.99 * 1.0033333 + 0.0133333.
-  expect_values(param(layer, "moving_mean").value, {0.0597, 0}, 1e-7, "moving_mean after 2");
-  expect_values(param(layer, "moving_variance").value, {1.0729666667, 1.0066333333}, 1e-6, "moving_variance after 2");
+  // Zero-debiased: after one update, the batch's statistics themselves, not 0.99 * initial + 0.01 * batch.
+  EXPECT_NEAR(keras_variance(3.5), 6.2242969879, 1e-9);  // the factors written out, checked once
+  expect_values(param(layer, "moving_mean").value, {3, 0}, 1e-6, "moving_mean after 1");
+  expect_values(param(layer, "moving_variance").value, {keras_variance(3.5), keras_variance(1)}, 1e-6,
+                "moving_variance after 1");
+  EXPECT_EQ(layer.moving_average_steps(), 1);
+}
+
+// Two different batches b1, b2: moving = (0.99 * 0.01 * b1 + 0.01 * b2) / (1 - 0.99^2), the weights
+// 0.99 and 1 of the two batches normalised to sum 1.
+TEST(BatchNorm, TwoUpdatesAreWeightedAverage) {
+  Context cpu;
+  BatchNorm layer("bn_1", 2);
+  const Tensor x1 = tiny_input(), x2 = tiny_input_2();
+  Tensor y(x1.shape());
+  layer.forward(cpu, {&x1}, y, Mode::train);
+  layer.forward(cpu, {&x2}, y, Mode::train);
+  auto average = [](double b1, double b2) { return (0.99 * 0.01 * b1 + 0.01 * b2) / (1 - 0.99 * 0.99); };
+  EXPECT_NEAR(average(3, 5), 4.0050251256, 1e-9);  // by hand: (0.0297 + 0.05) / 0.0199
+  expect_values(param(layer, "moving_mean").value, {average(3, 5), average(0, 4)}, 2e-6, "moving_mean");
+  expect_values(param(layer, "moving_variance").value,
+                {average(keras_variance(3.5), keras_variance(5)), average(keras_variance(1), keras_variance(5))},
+                5e-6, "moving_variance");
+  EXPECT_EQ(layer.moving_average_steps(), 2);
+}
+
+// What the moving statistics held before training (Keras's 0 and 1, or loaded weights) is dropped by
+// the first train forward; values set in the middle of training are dropped by the next one too.
+TEST(BatchNorm, PriorMovingValuesAreIgnored) {
+  Context cpu;
+  BatchNorm layer("bn_1", 2);
+  set(layer, "moving_mean", {100, -100});
+  set(layer, "moving_variance", {50, 0.01f});
+  const Tensor x1 = tiny_input(), x2 = tiny_input_2();
+  Tensor y(x1.shape());
+  layer.forward(cpu, {&x1}, y, Mode::train);
+  expect_values(param(layer, "moving_mean").value, {3, 0}, 1e-6, "moving_mean, loaded before");
+  expect_values(param(layer, "moving_variance").value, {keras_variance(3.5), keras_variance(1)}, 1e-6,
+                "moving_variance, loaded before");
+
+  set(layer, "moving_mean", {-7, 7});  // as load_weights would, in the middle of training
+  layer.forward(cpu, {&x2}, y, Mode::train);
+  const double w = 0.99 * 0.01 / (1 - 0.99 * 0.99), v = 0.01 / (1 - 0.99 * 0.99);
+  expect_values(param(layer, "moving_mean").value, {w * 3 + v * 5, w * 0 + v * 4}, 2e-6, "moving_mean, loaded mid");
+
+  // reset_moving_average(): the old batches are forgotten too.
+  layer.reset_moving_average();
+  EXPECT_EQ(layer.moving_average_steps(), 0);
+  layer.forward(cpu, {&x2}, y, Mode::train);
+  expect_values(param(layer, "moving_mean").value, {5, 4}, 1e-6, "moving_mean after reset");
+  expect_values(param(layer, "moving_variance").value, {keras_variance(5), keras_variance(5)}, 1e-6,
+                "moving_variance after reset");
+
+  // to() restarts them as well.
+  layer.forward(cpu, {&x1}, y, Mode::train);
+  layer.to(Device::cpu);
+  EXPECT_EQ(layer.moving_average_steps(), 0);
+  layer.forward(cpu, {&x1}, y, Mode::train);
+  expect_values(param(layer, "moving_mean").value, {3, 0}, 1e-6, "moving_mean after to()");
+}
+
+// Infer mode and a frozen layer (which runs in infer mode) change neither the moving statistics nor
+// the averages' hidden state: the next train forward goes on as if they had not run.
+TEST(BatchNorm, InferAndFrozenLeaveMovingStatistics) {
+  Context cpu;
+  BatchNorm layer("bn_1", 2);
+  set(layer, "moving_mean", {1, -0.5f});
+  set(layer, "moving_variance", {4, 0.25f});
+  const Tensor x1 = tiny_input(), x2 = tiny_input_2();
+  Tensor y(x1.shape());
+  layer.forward(cpu, {&x1}, y, Mode::infer);
+  layer.freeze();
+  layer.forward(cpu, {&x1}, y, Mode::train);
+  expect_values(param(layer, "moving_mean").value, {1, -0.5}, 0, "moving_mean");
+  expect_values(param(layer, "moving_variance").value, {4, 0.25}, 0, "moving_variance");
+  EXPECT_EQ(layer.moving_average_steps(), 0);
+
+  layer.freeze(false);
+  layer.forward(cpu, {&x1}, y, Mode::train);
+  layer.forward(cpu, {&x2}, y, Mode::infer);
+  layer.freeze();
+  layer.forward(cpu, {&x2}, y, Mode::train);
+  expect_values(param(layer, "moving_mean").value, {3, 0}, 1e-6, "moving_mean after infer and frozen");
+  EXPECT_EQ(layer.moving_average_steps(), 1);
+}
+
+// What users see: after a few hundred steps (crYOLO trained on a handful of micrographs), infer mode
+// normalises like train mode. Without the debiasing the moving mean would still be 1 - 0.99^300 = 95%
+// of the data's 4, i.e. 0.2 too low, and the moving variance a mix of the initial 1 and the data's.
+TEST(BatchNorm, TrainAndInferAgreeAfter300Steps) {
+  Context cpu;
+  BatchNorm layer("bn_1", 3);
+  const Shape shape{4, 3, 32, 32};  // 4096 values per channel: batch means within about 0.02 of 4
+  Tensor y_train(shape), y_infer(shape);
+  for (unsigned step = 0; step < 300; ++step) {
+    const Tensor x = test::random_tensor(shape, DType::f32, 100 + step, 2, 6);  // mean 4, variance 4/3
+    layer.forward(cpu, {&x}, y_train, Mode::train);
+  }
+  expect_values(param(layer, "moving_mean").value, {4, 4, 4}, 0.01, "moving_mean");
+  expect_values(param(layer, "moving_variance").value, std::vector<double>(3, 4.0 / 3), 0.02, "moving_variance");
+  const Tensor x = test::random_tensor(shape, DType::f32, 99, 2, 6);
+  layer.forward(cpu, {&x}, y_train, Mode::train);
+  layer.forward(cpu, {&x}, y_infer, Mode::infer);
+  const std::vector<float> a = y_train.values<float>(), b = y_infer.values<float>();
+  double worst = 0;
+  for (size_t i = 0; i < a.size(); ++i) worst = std::max(worst, double(std::abs(a[i] - b[i])));
+  EXPECT_LT(worst, 0.05) << "train and infer outputs (unit variance) differ by up to " << worst;
 }
 
 TEST(BatchNorm, KnownValuesInfer) {
@@ -129,6 +238,27 @@ TEST(BatchNorm, ParamGradsWithoutInputGrad) {
   expect_values(param(layer, "beta").grad, {6, 6}, 1e-6, "dbeta");
 }
 
+// Frozen gamma and beta (not trainable: to() leaves them no gradient tensors) still pass the input
+// gradient through, which needs dgamma and dbeta along the way.
+TEST(BatchNorm, FrozenParamsStillGiveInputGradient) {
+  Context cpu;
+  BatchNorm normal("bn_a", 2), frozen("bn_b", 2);
+  for (BatchNorm* layer : {&normal, &frozen}) set(*layer, "gamma", {2, 0.5f});
+  param(frozen, "gamma").trainable = param(frozen, "beta").trainable = false;
+  frozen.to(Device::cpu);
+  ASSERT_TRUE(param(frozen, "gamma").grad.empty());
+  const Tensor x = tiny_input();
+  const Tensor dy = Tensor::from<float>({1, -2, 3, 0.5f, 2, 1, -1, 4}, x.shape());
+  for (Mode mode : {Mode::train, Mode::infer}) {
+    Tensor y(x.shape()), dx_normal(x.shape()), dx_frozen(x.shape());
+    normal.forward(cpu, {&x}, y, mode);
+    normal.backward(cpu, {&x}, y, dy, {{&dx_normal, GradMode::overwrite}});
+    frozen.forward(cpu, {&x}, y, mode);
+    frozen.backward(cpu, {&x}, y, dy, {{&dx_frozen, GradMode::overwrite}});
+    EXPECT_EQ(dx_frozen.values<float>(), dx_normal.values<float>()) << (mode == Mode::train ? "train" : "infer");
+  }
+}
+
 TEST(BatchNorm, RejectsWrongChannels) {
   BatchNorm layer("bn_3", 4);
   try {
@@ -159,7 +289,12 @@ void PrintTo(const ParityCase& p, std::ostream* os) {
 std::vector<ParityCase> parity_cases() {
   std::vector<ParityCase> cases;
   for (Shape s : {Shape{1, 1, 7, 9}, Shape{3, 32, 16, 16}, Shape{1, 1024, 5, 3}, Shape{3, 64, 33, 31},
-                  Shape{1, 32, 256, 256}})
+                  Shape{1, 32, 256, 256},
+                  // Planes smaller than a block (169 values: each thread steps over image boundaries,
+                  // with a carry) in chunks of 902 that start and end inside images.
+                  Shape{16, 8, 13, 13},
+                  // 121 chunks of 1017 values per channel, the last one short, straddling images.
+                  Shape{5, 3, 200, 123}})
     for (Mode m : {Mode::train, Mode::infer}) cases.push_back({s, m});
   return cases;
 }
@@ -174,8 +309,8 @@ INSTANTIATE_TEST_SUITE_P(Shapes, BatchNormParity, ::testing::ValuesIn(parity_cas
 });
 
 // Activations with a large mean against their spread: E[x^2] - E[x]^2 in fp32 would lose the variance
-// (~20% error here); the GPU's Welford/Chan reduction must not. Momentum 0 makes the moving statistics
-// the batch mean and unbiased variance, so they can be compared directly.
+// (~20% error here); the GPU's Welford/Chan reduction must not. After one train forward the moving
+// statistics are the batch mean and (corrected) variance, so they can be compared directly.
 TEST(BatchNorm, GpuStatisticsWithLargeMean) {
   auto gpu = Context::try_gpu();
   if (!gpu) GTEST_SKIP() << "no GPU on this machine";
@@ -199,6 +334,85 @@ TEST(BatchNorm, GpuStatisticsWithLargeMean) {
   // Looser than parity_check's 1e-5: the saved mean is a float near 1000, whose spacing (6e-5) is
   // already 1e-4 standard deviations, so the two paths may round it to neighbouring floats.
   test::expect_close(values(yg), values(y), 1e-4, 2e-4, "y");
+}
+
+// The moving averages' hidden state on the GPU over several updates: train forwards on batches of
+// different distributions, an infer forward in between (no update), then a reset and one more update.
+// Outputs and moving statistics follow the host's after every step.
+TEST(BatchNorm, GpuMovingAverageOverSteps) {
+  auto gpu = Context::try_gpu();
+  if (!gpu) GTEST_SKIP() << "no GPU on this machine";
+  Context cpu;
+  const Shape shape{3, 16, 13, 13};
+  BatchNorm a("bn_cpu", 16), b("bn_gpu", 16);
+  test::randomize_params(a, 21);
+  b.to(Device::gpu);
+  for (const char* name : {"gamma", "beta", "moving_mean", "moving_variance"})
+    param(b, name).value.copy_from(param(a, name).value);
+  auto values = [](const Tensor& t) {
+    const std::vector<float> f = t.values<float>();
+    return std::vector<double>(f.begin(), f.end());
+  };
+  auto step = [&](int k, Mode mode, const std::string& what) {
+    const Tensor x = test::random_tensor(shape, DType::f32, 30 + k, -1 + 0.5 * k, 1 + k);
+    const Tensor xg = x.to(Device::gpu);
+    Tensor y(shape), yg(shape, Device::gpu);
+    a.forward(cpu, {&x}, y, mode);
+    b.forward(*gpu, {&xg}, yg, mode);
+    gpu->sync();
+    test::expect_close(values(yg), values(y), 1e-4, 1e-5, what + " y");
+    for (const char* name : {"moving_mean", "moving_variance"})
+      test::expect_close(values(param(b, name).value), values(param(a, name).value), 1e-4, 1e-5, what + " " + name);
+    EXPECT_EQ(b.moving_average_steps(), a.moving_average_steps()) << what;
+  };
+  step(1, Mode::train, "update 1");
+  step(2, Mode::infer, "infer after update 1");
+  step(3, Mode::train, "update 2");
+  step(4, Mode::train, "update 3");
+  EXPECT_EQ(b.moving_average_steps(), 3);
+  a.reset_moving_average();
+  b.reset_moving_average();
+  step(5, Mode::train, "update 1 after reset");
+}
+
+// The GPU path without an input gradient (the first layer) and with frozen gamma and beta (no
+// gradient tensors): the parameter gradients, resp. the input gradient, still match the host's.
+TEST(BatchNorm, GpuNullInputGradAndFrozenParams) {
+  auto gpu = Context::try_gpu();
+  if (!gpu) GTEST_SKIP() << "no GPU on this machine";
+  Context cpu;
+  const Shape shape{3, 8, 13, 13};
+  auto values = [](const Tensor& t) {
+    const std::vector<float> f = t.values<float>();
+    return std::vector<double>(f.begin(), f.end());
+  };
+  const Tensor x = test::random_tensor(shape, DType::f32, 11), dy = test::random_tensor(shape, DType::f32, 12);
+  const Tensor xg = x.to(Device::gpu), dyg = dy.to(Device::gpu);
+  BatchNorm a("bn_cpu", 8), b("bn_gpu", 8), frozen("bn_frozen", 8);
+  test::randomize_params(a, 13);
+  b.to(Device::gpu);
+  param(frozen, "gamma").trainable = param(frozen, "beta").trainable = false;
+  frozen.to(Device::gpu);
+  for (const char* name : {"gamma", "beta", "moving_mean", "moving_variance"}) {
+    param(b, name).value.copy_from(param(a, name).value);
+    param(frozen, name).value.copy_from(param(a, name).value);
+  }
+  for (Mode mode : {Mode::train, Mode::infer}) {
+    const std::string where = mode == Mode::train ? "train" : "infer";
+    Tensor y(shape), yg(shape, Device::gpu), dx(shape);
+    a.forward(cpu, {&x}, y, mode);
+    a.backward(cpu, {&x}, y, dy, {{&dx, GradMode::overwrite}});
+    b.forward(*gpu, {&xg}, yg, mode);
+    b.backward(*gpu, {&xg}, yg, dyg, {{nullptr, GradMode::overwrite}});
+    gpu->sync();
+    test::expect_close(values(param(b, "gamma").grad), values(param(a, "gamma").grad), 1e-4, 1e-5, where + " dgamma");
+    test::expect_close(values(param(b, "beta").grad), values(param(a, "beta").grad), 1e-4, 1e-5, where + " dbeta");
+    Tensor dxg(shape, Device::gpu);
+    frozen.forward(*gpu, {&xg}, yg, mode);
+    frozen.backward(*gpu, {&xg}, yg, dyg, {{&dxg, GradMode::overwrite}});
+    gpu->sync();
+    test::expect_close(values(dxg), values(dx), 1e-4, 1e-5, where + " dx, frozen gamma and beta");
+  }
 }
 
 // Fixed reduction order, no atomics: the same inputs give bit-identical results.

@@ -251,5 +251,32 @@ TEST(Conv2D, GpuGradModesAndShapeChanges) {
   }
 }
 
+// The first layer has no input gradient: backward with a null one still writes the kernel and bias
+// gradients (the filter workspace alone), as on the host.
+TEST(Conv2D, GpuParamGradsWithoutInputGrad) {
+  auto gpu = Context::try_gpu();
+  if (!gpu) GTEST_SKIP() << "no GPU on this machine";
+  Context cpu;
+  Conv2D a("conv_a", 1, 32, 3, true), b("conv_b", 1, 32, 3, true);
+  test::randomize_params(a, 21);
+  b.to(Device::gpu);
+  for (size_t i = 0; i < 2; ++i) b.params()[i]->value.copy_from(a.params()[i]->value);
+  const Shape s{2, 1, 33, 31}, so{2, 32, 33, 31};
+  const Tensor x = test::random_tensor(s, DType::f32, 22), dy = test::random_tensor(so, DType::f32, 23);
+  const Tensor xg = x.to(Device::gpu), dyg = dy.to(Device::gpu);
+  Tensor y(so), yg(so, Device::gpu);
+  a.forward(cpu, {&x}, y, Mode::train);
+  a.backward(cpu, {&x}, y, dy, {{nullptr, GradMode::overwrite}});
+  b.forward(*gpu, {&xg}, yg, Mode::train);
+  b.backward(*gpu, {&xg}, yg, dyg, {{nullptr, GradMode::overwrite}});
+  gpu->sync();
+  auto as_double = [](const Tensor& t) {
+    std::vector<float> f = t.values<float>();
+    return std::vector<double>(f.begin(), f.end());
+  };
+  test::expect_close(as_double(b.params()[0]->grad), as_double(a.params()[0]->grad), 1e-4, 1e-5, "d kernel");
+  test::expect_close(as_double(b.params()[1]->grad), as_double(a.params()[1]->grad), 1e-4, 1e-5, "d bias");
+}
+
 }  // namespace
 }  // namespace cupick

@@ -85,7 +85,7 @@ TEST_P(MaxPoolParity, CpuMatchesGpu) {
 }
 INSTANTIATE_TEST_SUITE_P(Shapes, MaxPoolParity,
                          ::testing::Values(Shape{1, 1, 8, 10}, Shape{3, 32, 16, 16}, Shape{1, 1024, 4, 6},
-                                           Shape{3, 64, 33, 31}, Shape{1, 3, 2, 3}),
+                                           Shape{3, 64, 33, 31}, Shape{1, 3, 2, 3}, Shape{2, 5, 7, 4}),
                          [](const auto& info) { return info.param.str(); });
 
 }  // namespace

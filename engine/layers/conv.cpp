@@ -275,7 +275,7 @@ void Conv2D::backward_host(const Tensor& xt, const Tensor& dyt, const InputGrad&
   const Shape s = xt.shape();
   const int hw = s.h * s.w, ckk = in_channels_ * k_ * k_, rows = band_rows(s.h, s.w, sizeof(T));
   const T* w = kernel_.value.data<T>();
-  T* dw = kernel_.grad.empty() ? nullptr : kernel_.grad.data<T>();  // empty: a frozen layer
+  T* dw = kernel_.grad.empty() ? nullptr : kernel_.grad.data<T>();  // empty: not trainable
   const bool accumulate = din.mode == GradMode::accumulate;
   std::vector<T>& col = columns<T>();
   if (k_ > 1) col.resize(std::max(col.size(), size_t(ckk) * rows * s.w));

@@ -21,7 +21,7 @@ void LeakyReLU::backward_cpu(const Inputs& in, const Tensor&, const Tensor& dout
     const T* dy = dout.data<T>();
     T* dx = din[0].tensor->data<T>();
     for (size_t i = 0, n = dout.count(); i < n; ++i)
-      write_grad(dx[i], dy[i] * kernels::leaky_relu_grad(x[i], T(slope_)), din[0].mode);
+      write_grad(dx[i], kernels::leaky_relu_dx(dy[i], x[i], T(slope_)), din[0].mode);
   });
 }
 

@@ -1,0 +1,23 @@
+#include <cstdio>
+
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "engine/context.h"
+
+namespace cupick::cli {
+
+int run_info(int argc, char** argv) {
+  const std::vector<Flag> flags = {{"--help", "-h", false, "this text"}};
+  Args args("info", flags, argc, argv);
+  if (args.has("--help")) {
+    std::fputs(Args::usage("info", "", flags).c_str(), stdout);
+    return 0;
+  }
+  std::printf("cupick %s\n", CUPICK_VERSION);
+  const int n = Context::gpu_count();
+  if (n == 0) std::printf("no usable GPU: cupick runs on the CPU\n");
+  for (int i = 0; i < n; ++i) std::printf("%s\n", Context(i).describe().c_str());
+  return 0;
+}
+
+}  // namespace cupick::cli

@@ -1,0 +1,89 @@
+// JPEG micrographs through libjpeg(-turbo). libjpeg's default error handling prints and exits; ours
+// formats the message and longjmps back into decode(). What has to be freed lives in a JpegFile
+// owned by the caller, and no C++ object is born between setjmp and a longjmp.
+#include <cerrno>
+#include <csetjmp>
+#include <cstdio>
+#include <cstring>
+#include <vector>
+
+#include <jpeglib.h>  // after <cstdio>: it needs FILE
+
+#include "io/micrograph.h"
+
+namespace cupick {
+
+namespace {
+
+struct JpegFile {
+  jpeg_decompress_struct info = {};
+  jpeg_error_mgr errors = {};
+  std::jmp_buf jump;
+  char message[JMSG_LENGTH_MAX] = "";
+  FILE* file = nullptr;
+  bool created = false;
+  std::vector<JSAMPLE> data;  // the decoded grey rows, back to back
+
+  ~JpegFile() {
+    if (created) jpeg_destroy_decompress(&info);
+    if (file) std::fclose(file);
+  }
+};
+
+JpegFile& owner(j_common_ptr info) { return *static_cast<JpegFile*>(info->client_data); }
+
+[[noreturn]] void on_error(j_common_ptr info) {
+  info->err->format_message(info, owner(info).message);
+  std::longjmp(owner(info).jump, 1);
+}
+
+// Warnings (level -1) are what libjpeg says about corrupt data before filling the gap with grey:
+// for a micrograph that is an error. Trace messages (level >= 0) are ignored.
+void on_message(j_common_ptr info, int level) {
+  if (level < 0) on_error(info);
+}
+
+// Fills f.data with width x height grey bytes; false (with f.message) where libjpeg gave up.
+bool decode(JpegFile& f) {
+  if (setjmp(f.jump)) return false;
+  jpeg_create_decompress(&f.info);
+  f.created = true;
+  jpeg_stdio_src(&f.info, f.file);
+  jpeg_read_header(&f.info, TRUE);
+  f.info.out_color_space = JCS_GRAYSCALE;  // colour: libjpeg keeps the luminance Y = 0.299 R + 0.587 G + 0.114 B
+  jpeg_start_decompress(&f.info);
+  const JDIMENSION width = f.info.output_width, height = f.info.output_height;
+  if (f.info.output_components != 1 || width > JDIMENSION(max_micrograph_side) ||
+      height > JDIMENSION(max_micrograph_side)) {
+    std::snprintf(f.message, sizeof f.message, "implausible JPEG: %u x %u with %d components", unsigned(width),
+                  unsigned(height), f.info.output_components);
+    return false;
+  }
+  f.data.resize(size_t(width) * height);
+  while (f.info.output_scanline < height) {
+    JSAMPROW row = &f.data[size_t(f.info.output_scanline) * width];
+    jpeg_read_scanlines(&f.info, &row, 1);
+  }
+  jpeg_finish_decompress(&f.info);
+  return true;
+}
+
+}  // namespace
+
+Image read_jpeg(const std::string& path) {
+  JpegFile f;
+  f.file = std::fopen(path.c_str(), "rb");
+  if (!f.file) throw Error(path + ": cannot open: " + std::strerror(errno));
+  f.info.err = jpeg_std_error(&f.errors);
+  f.errors.error_exit = on_error;
+  f.errors.emit_message = on_message;
+  f.info.client_data = &f;
+  if (!decode(f)) throw Error(path + ": corrupt or unreadable JPEG: " + f.message);
+
+  const int width = int(f.info.output_width), height = int(f.info.output_height);
+  Image image(width, height);
+  for (size_t i = 0; i < image.pixels.size(); ++i) image.pixels[i] = float(f.data[i]);  // row 0 is the top
+  return image;
+}
+
+}  // namespace cupick

@@ -1,0 +1,289 @@
+#include "io/weights.h"
+
+#include <unistd.h>  // fsync
+
+#include <algorithm>
+#include <bit>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+
+namespace cupick {
+
+namespace {
+
+// The file holds little-endian values and we copy them byte for byte.
+static_assert(std::endian::native == std::endian::little, "weights I/O assumes a little-endian host");
+
+using Dims = std::vector<int64_t>;
+
+[[noreturn]] void fail(const std::string& path, const std::string& what) { throw Error("file " + path + ": " + what); }
+
+std::string str(const Dims& d) {
+  std::string s = "[";
+  for (size_t i = 0; i < d.size(); ++i) s += (i ? ", " : "") + std::to_string(d[i]);
+  return s + "]";
+}
+
+// Up to five names, then how many more.
+std::string list(const std::vector<std::string>& names) {
+  std::string s;
+  for (size_t i = 0; i < names.size() && i < 5; ++i) s += (i ? ", " : "") + names[i];
+  if (names.size() > 5) s += " and " + std::to_string(names.size() - 5) + " more";
+  return s;
+}
+
+// The shape a tensor has in the file (see weights.h). Kernels keep all four dimensions even when
+// they look like a vector (a 1x1 convolution with one output).
+Dims file_shape(const std::string& name, const Shape& s) {
+  const bool kernel = name.size() >= 7 && name.compare(name.size() - 7, 7, "/kernel") == 0;
+  if (!kernel && s.n == 1 && s.h == 1 && s.w == 1) return {s.c};
+  return {s.n, s.c, s.h, s.w};
+}
+
+// Parameters we can read and write: f32 anywhere, f64 on the host, in NCHW (the file's order).
+void check_param(const std::string& path, const NamedParam& p) {
+  if (!p.param) fail(path, "parameter " + p.name + " is null");
+  const Tensor& t = p.param->value;
+  const bool type_ok = t.dtype() == DType::f32 || (t.dtype() == DType::f64 && t.device() == Device::cpu);
+  if (!type_ok || t.layout() != Layout::nchw)
+    fail(path, "parameter " + p.name + " is " + t.str() + "; weights go to and from f32 tensors or f64 host tensors in nchw");
+}
+
+// One tensor's entry in the header.
+struct Entry {
+  std::string name, dtype;
+  Dims shape;
+  uint64_t begin = 0, end = 0;  // bytes from the start of the data
+};
+
+struct Header {
+  std::vector<Entry> entries;
+  std::map<std::string, std::string> metadata;
+  uint64_t data_start = 0;  // 8 + header length
+};
+
+Entry parse_entry(const std::string& path, const std::string& name, const nlohmann::json& j) {
+  const std::string who = "tensor " + name + ": ";
+  if (!j.is_object()) fail(path, who + "header entry is not an object");
+  Entry e;
+  e.name = name;
+  auto field = [&](const char* key) -> const nlohmann::json& {
+    if (!j.contains(key)) fail(path, who + "header entry has no \"" + key + "\"");
+    return j.at(key);
+  };
+  const nlohmann::json& dtype = field("dtype");
+  if (!dtype.is_string()) fail(path, who + "\"dtype\" is not a string");
+  e.dtype = dtype.get<std::string>();
+  const nlohmann::json& shape = field("shape");
+  if (!shape.is_array()) fail(path, who + "\"shape\" is not a list");
+  for (const nlohmann::json& d : shape) {
+    if (!d.is_number_unsigned()) fail(path, who + "\"shape\" holds " + d.dump() + ", not a size");
+    e.shape.push_back(d.get<int64_t>());
+  }
+  const nlohmann::json& off = field("data_offsets");
+  if (!off.is_array() || off.size() != 2 || !off[0].is_number_unsigned() || !off[1].is_number_unsigned())
+    fail(path, who + "\"data_offsets\" is " + off.dump() + ", not [begin, end]");
+  e.begin = off[0].get<uint64_t>();
+  e.end = off[1].get<uint64_t>();
+  if (e.end < e.begin) fail(path, who + "\"data_offsets\" " + off.dump() + " end before they begin");
+  return e;
+}
+
+// Reads and checks the header: sizes, JSON, entries, and that the tensors tile the data exactly
+// (back to back from 0 to the end of the file, so a truncated file or stray bytes are caught here).
+Header read_header(const std::string& path) {
+  std::error_code ec;
+  const auto status = std::filesystem::status(path, ec);
+  if (status.type() == std::filesystem::file_type::not_found) fail(path, "does not exist");
+  if (ec) fail(path, "cannot be read: " + ec.message());
+  if (std::filesystem::is_directory(status)) fail(path, "is a folder, not a weights file");
+  const uint64_t size = std::filesystem::file_size(path, ec);
+  if (ec) fail(path, "cannot be read: " + ec.message());
+  std::ifstream in(path, std::ios::binary);
+  if (!in) fail(path, std::string("cannot be read: ") + std::strerror(errno));
+
+  if (size < 8) fail(path, "is " + std::to_string(size) + " bytes, too short for a safetensors header");
+  unsigned char len[8];
+  in.read(reinterpret_cast<char*>(len), 8);
+  uint64_t n = 0;
+  for (int i = 7; i >= 0; --i) n = n << 8 | len[i];
+  if (n > size - 8)
+    fail(path, "header length " + std::to_string(n) + " is larger than the rest of the file (" +
+                   std::to_string(size - 8) + " bytes): truncated or not a safetensors file");
+  std::string text(n, '\0');
+  if (!in.read(text.data(), std::streamsize(n))) fail(path, "read error in the header");
+
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(text);
+  } catch (const nlohmann::json::parse_error& e) {
+    fail(path, std::string("invalid JSON header: ") + e.what());
+  }
+  if (!j.is_object()) fail(path, "the header is not a JSON object");
+
+  Header h;
+  h.data_start = 8 + n;
+  for (const auto& [key, value] : j.items()) {
+    if (key != "__metadata__") {
+      h.entries.push_back(parse_entry(path, key, value));
+      continue;
+    }
+    if (!value.is_object()) fail(path, "\"__metadata__\" is not an object");
+    for (const auto& [k, v] : value.items()) {
+      if (!v.is_string()) fail(path, "metadata \"" + k + "\" is " + v.dump() + ", not a string");
+      h.metadata[k] = v.get<std::string>();
+    }
+  }
+
+  const uint64_t data = size - h.data_start;
+  std::vector<const Entry*> order;
+  for (const Entry& e : h.entries) order.push_back(&e);
+  std::stable_sort(order.begin(), order.end(), [](const Entry* a, const Entry* b) { return a->begin < b->begin; });
+  uint64_t next = 0;
+  for (const Entry* e : order) {
+    if (e->end > data)
+      fail(path, "tensor " + e->name + " ends at byte " + std::to_string(e->end) + " of the data but the data has " +
+                     std::to_string(data) + " bytes: truncated file");
+    if (e->begin != next)
+      fail(path, "tensor " + e->name + " starts at byte " + std::to_string(e->begin) + " of the data, expected " +
+                     std::to_string(next) + ": tensors must follow each other without gaps or overlaps");
+    next = e->end;
+  }
+  if (next != data) fail(path, std::to_string(data - next) + " bytes after the last tensor");
+  return h;
+}
+
+// A host f32 view or copy of any tensor check_param accepts.
+Tensor host_f32(const Tensor& t) {
+  if (t.device() != Device::cpu) return t.to(Device::cpu);
+  if (t.dtype() != DType::f32) return t.to(DType::f32);
+  return t.reshaped(t.shape());  // shares the buffer: no copy
+}
+
+void write_all(const std::string& path, const std::string& tmp, std::FILE* f, const void* data, size_t bytes) {
+  if (bytes && std::fwrite(data, 1, bytes, f) != bytes) fail(path, "cannot write " + tmp + ": " + std::strerror(errno));
+}
+
+}  // namespace
+
+void save_weights(const std::string& path, const std::vector<NamedParam>& params,
+                  const std::map<std::string, std::string>& metadata) {
+  // The header first, from shapes alone; ordered_json keeps the network's order, which is also the
+  // order of the data.
+  std::string text;
+  try {
+    nlohmann::ordered_json header = nlohmann::ordered_json::object();
+    nlohmann::ordered_json meta = {{"format", "cupick"}};
+    for (const auto& [k, v] : metadata)
+      if (k != "format") meta[k] = v;
+    header["__metadata__"] = meta;
+    uint64_t offset = 0;
+    for (const NamedParam& p : params) {
+      check_param(path, p);
+      if (p.name.empty() || p.name == "__metadata__") fail(path, "cannot store a tensor named '" + p.name + "'");
+      if (header.contains(p.name)) fail(path, "two parameters are named " + p.name);
+      const uint64_t bytes = p.param->value.count() * sizeof(float);
+      header[p.name] = {{"dtype", "F32"},
+                        {"shape", file_shape(p.name, p.param->value.shape())},
+                        {"data_offsets", {offset, offset + bytes}}};
+      offset += bytes;
+    }
+    text = header.dump();
+  } catch (const nlohmann::json::exception& e) {  // e.g. a name or value that is not UTF-8
+    fail(path, std::string("cannot build the header: ") + e.what());
+  }
+  // Spaces, which JSON ignores, put the data on an 8-byte boundary.
+  text.append((8 - text.size() % 8) % 8, ' ');
+
+  const std::string tmp = path + ".tmp";
+  std::FILE* f = std::fopen(tmp.c_str(), "wb");
+  if (!f) fail(path, "cannot create " + tmp + ": " + std::strerror(errno));
+  try {
+    unsigned char len[8];
+    for (int i = 0; i < 8; ++i) len[i] = static_cast<unsigned char>(uint64_t(text.size()) >> (8 * i));
+    write_all(path, tmp, f, len, 8);
+    write_all(path, tmp, f, text.data(), text.size());
+    for (const NamedParam& p : params) {
+      const Tensor h = host_f32(p.param->value);
+      write_all(path, tmp, f, h.raw(), h.bytes());
+    }
+    // On the disk before the rename, so that a crash cannot leave `path` naming a partial file.
+    if (std::fflush(f) != 0 || fsync(fileno(f)) != 0) fail(path, "cannot write " + tmp + ": " + std::strerror(errno));
+  } catch (...) {
+    std::fclose(f);
+    std::remove(tmp.c_str());
+    throw;
+  }
+  if (std::fclose(f) != 0) {
+    const int err = errno;
+    std::remove(tmp.c_str());
+    fail(path, "cannot write " + tmp + ": " + std::strerror(err));
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    const int err = errno;
+    std::remove(tmp.c_str());
+    fail(path, "cannot rename " + tmp + " to it: " + std::strerror(err));
+  }
+}
+
+void load_weights(const std::string& path, const std::vector<NamedParam>& params, bool allow_extra) {
+  const Header h = read_header(path);
+  std::map<std::string, const Entry*> by_name;
+  for (const Entry& e : h.entries) by_name[e.name] = &e;
+
+  // Everything is checked before any parameter changes.
+  std::vector<std::string> missing;
+  std::vector<const Entry*> source;
+  for (const NamedParam& p : params) {
+    check_param(path, p);
+    const auto it = by_name.find(p.name);
+    if (it == by_name.end()) {
+      missing.push_back(p.name);
+      source.push_back(nullptr);
+      continue;
+    }
+    const Entry& e = *it->second;
+    if (e.dtype != "F32") fail(path, "tensor " + p.name + " has dtype " + e.dtype + ", cupick reads only F32");
+    const Dims want = file_shape(p.name, p.param->value.shape());
+    if (e.shape != want)
+      fail(path, "tensor " + p.name + " has shape " + str(e.shape) + ", the network expects " + str(want));
+    if (e.end - e.begin != p.param->value.count() * sizeof(float))
+      fail(path, "tensor " + p.name + " has " + std::to_string(e.end - e.begin) + " bytes of data, its shape " +
+                     str(e.shape) + " needs " + std::to_string(p.param->value.count() * sizeof(float)));
+    source.push_back(&e);
+  }
+  if (!missing.empty())
+    fail(path, std::to_string(missing.size()) + " tensor(s) the network needs are missing: " + list(missing));
+  if (!allow_extra) {
+    std::set<std::string> wanted;
+    for (const NamedParam& p : params) wanted.insert(p.name);
+    std::vector<std::string> extra;
+    for (const Entry& e : h.entries)
+      if (!wanted.count(e.name)) extra.push_back(e.name);
+    if (!extra.empty())
+      fail(path, std::to_string(extra.size()) + " tensor(s) the network does not have: " + list(extra));
+  }
+
+  std::ifstream in(path, std::ios::binary);
+  if (!in) fail(path, std::string("cannot be read: ") + std::strerror(errno));
+  for (size_t i = 0; i < params.size(); ++i) {
+    Tensor& value = params[i].param->value;
+    Tensor host(value.shape());
+    in.seekg(std::streamoff(h.data_start + source[i]->begin));
+    if (!in.read(static_cast<char*>(host.raw()), std::streamsize(host.bytes())))
+      fail(path, "read error in tensor " + params[i].name);
+    if (value.dtype() == DType::f32)
+      value.copy_from(host);
+    else
+      value.copy_from(host.to(value.dtype()));
+  }
+}
+
+std::map<std::string, std::string> read_metadata(const std::string& path) { return read_header(path).metadata; }
+
+}  // namespace cupick

@@ -1,0 +1,35 @@
+// Network weights (and optimizer state) in the safetensors format (SPEC 6):
+//   8 bytes   N, the header length, unsigned little-endian
+//   N bytes   JSON: {"__metadata__": {"format": "cupick", ...}, "<name>": {"dtype": "F32", "shape": [...],
+//             "data_offsets": [begin, end]}, ...}, padded with spaces so that the data starts at a multiple of 8
+//   the data  every tensor's values, little-endian, back to back in the header's order; offsets count
+//             from the start of the data
+// One tensor per parameter, named "<layer>/<param>" ("conv_1_depth1/kernel", "norm_1/moving_mean").
+// Shapes are the natural ones: a convolution kernel [O, I, kh, kw] (our NCHW tensor {O, I, kh, kw}),
+// everything held as {1, C, 1, 1} (bias, batchnorm vectors) as [C]; other tensors as [N, C, H, W].
+// Values are written as F32 whatever the tensor's type or place (f64 host tensors are rounded).
+#pragma once
+#include <map>
+#include <string>
+#include <vector>
+
+#include "engine/graph.h"
+
+namespace cupick {
+
+// Writes "<path>.tmp" in the same folder, then renames it to `path`: an interrupted or failed save
+// leaves any earlier file at `path` as it was and no partial file. "format" in the metadata is
+// always "cupick". Throws Error naming the file.
+void save_weights(const std::string& path, const std::vector<NamedParam>& params,
+                  const std::map<std::string, std::string>& metadata = {});
+
+// Reads every parameter from the file, wherever it lives (host or GPU, f32; f64 on the host is
+// converted). The whole file is checked before any parameter changes: a missing tensor, another
+// dtype than F32, another shape, offsets that do not fit the data, and (unless `allow_extra`)
+// tensors the network does not have are each an Error of one line naming the file and the problem.
+void load_weights(const std::string& path, const std::vector<NamedParam>& params, bool allow_extra = false);
+
+// The header's "__metadata__" (empty when there is none).
+std::map<std::string, std::string> read_metadata(const std::string& path);
+
+}  // namespace cupick

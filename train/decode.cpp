@@ -1,0 +1,55 @@
+#include "train/decode.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace cupick {
+
+std::vector<Box> decode_head(const Tensor& head, int image, const std::vector<std::pair<float, float>>& anchors,
+                             int classes, float width, float height, float threshold) {
+  const Shape& s = head.shape();
+  const int per_anchor = 5 + classes;
+  if (head.device() != Device::cpu || head.dtype() != DType::f32 || s.c != int(anchors.size()) * per_anchor ||
+      image < 0 || image >= s.n)
+    throw ShapeError("decode: head " + head.str() + " does not fit " + std::to_string(anchors.size()) +
+                     " anchor(s) and " + std::to_string(classes) + " class(es)");
+  const size_t plane = size_t(s.h) * s.w;
+  const float* base = head.data<float>() + size_t(image) * s.c * plane;
+  const float cell_w = width / s.w, cell_h = height / s.h;
+  auto sigmoid = [](float v) { return 1 / (1 + std::exp(-v)); };
+  std::vector<Box> boxes;
+  for (size_t a = 0; a < anchors.size(); ++a) {
+    const float* t = base + a * per_anchor * plane;  // tx, ty, tw, th, to planes
+    for (int cy = 0; cy < s.h; ++cy)
+      for (int cx = 0; cx < s.w; ++cx) {
+        const size_t i = size_t(cy) * s.w + cx;
+        const float conf = sigmoid(t[4 * plane + i]);
+        if (conf < threshold) continue;
+        Box b;
+        b.x = (sigmoid(t[i]) + cx) * cell_w;
+        b.y = (sigmoid(t[plane + i]) + cy) * cell_h;
+        b.w = std::exp(t[2 * plane + i]) * anchors[a].first * cell_w;
+        b.h = std::exp(t[3 * plane + i]) * anchors[a].second * cell_h;
+        b.confidence = conf;
+        boxes.push_back(b);
+      }
+  }
+  return boxes;
+}
+
+std::vector<Box> non_max_suppression(std::vector<Box> boxes, float max_iou) {
+  std::stable_sort(boxes.begin(), boxes.end(), [](const Box& a, const Box& b) { return a.confidence > b.confidence; });
+  std::vector<Box> kept;
+  for (const Box& b : boxes) {
+    bool overlaps = false;
+    for (const Box& k : kept)
+      if (iou(b, k) > max_iou) {
+        overlaps = true;
+        break;
+      }
+    if (!overlaps) kept.push_back(b);
+  }
+  return kept;
+}
+
+}  // namespace cupick

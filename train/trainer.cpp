@@ -1,0 +1,249 @@
+#include "train/trainer.h"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <numeric>
+
+#include "io/weights.h"
+#include "train/optimizer.h"
+
+namespace cupick {
+
+namespace {
+
+std::atomic<bool> g_stop{false};
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+std::string clock_text(double s) {
+  const int t = int(s + 0.5);
+  char buf[32];
+  if (t >= 3600) std::snprintf(buf, sizeof buf, "%d:%02d:%02d", t / 3600, t / 60 % 60, t % 60);
+  else std::snprintf(buf, sizeof buf, "%d:%02d", t / 60, t % 60);
+  return buf;
+}
+
+// The examples' boxes in grid cells, for a grid of gw x gh over images of w x h pixels.
+std::vector<TruthBox> to_grid(const std::vector<Box>& boxes, float cell_w, float cell_h) {
+  std::vector<TruthBox> out;
+  for (const Box& b : boxes) out.push_back({b.x / cell_w, b.y / cell_h, b.w / cell_w, b.h / cell_h, 0});
+  return out;
+}
+
+// Writes the whole log again each epoch, through a temporary file, so it is never half written.
+void write_log(const std::string& folder, const std::vector<EpochLog>& history) {
+  std::filesystem::create_directories(folder);
+  const std::filesystem::path path = std::filesystem::path(folder) / "training.csv";
+  const std::string tmp = path.string() + ".tmp";
+  {
+    std::ofstream f(tmp);
+    if (!f) throw Error(tmp + ": cannot write the training log");
+    f << "epoch,loss,val_loss,val_xy,val_wh,val_object,val_no_object,val_class,learning_rate,seconds,best\n";
+    for (const EpochLog& e : history)
+      f << e.epoch << ',' << e.train_loss << ',' << e.valid_loss << ',' << e.valid_terms.xy << ','
+        << e.valid_terms.wh << ',' << e.valid_terms.object << ',' << e.valid_terms.no_object << ','
+        << e.valid_terms.cls << ',' << e.learning_rate << ',' << e.seconds << ',' << (e.best ? 1 : 0) << '\n';
+    if (!f) throw Error(tmp + ": cannot write the training log");
+  }
+  std::filesystem::rename(tmp, path);
+}
+
+}  // namespace
+
+void request_stop() { g_stop = true; }
+
+void split_validation(std::vector<Example>& train, std::vector<Example>& valid, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::vector<size_t> groups[2];  // with particles, without
+  for (size_t i = 0; i < train.size(); ++i) groups[train[i].boxes.empty()].push_back(i);
+  std::vector<Example> keep;
+  for (std::vector<size_t>& group : groups) {
+    std::shuffle(group.begin(), group.end(), rng);
+    const size_t n_valid = size_t(std::lround(0.2 * group.size()));
+    for (size_t k = 0; k < group.size(); ++k)
+      (k < n_valid ? valid : keep).push_back(std::move(train[group[k]]));
+  }
+  train = std::move(keep);
+}
+
+TrainResult train(Graph& graph, Context& ctx, const TrainOptions& opt, const std::vector<Example>& train_set,
+                  const std::vector<Example>& valid_set, const Augment& augment) {
+  if (train_set.empty()) throw Error("training: no training micrographs");
+  if (valid_set.empty()) throw Error("training: no validation micrographs");
+  if (opt.batch_size <= 0 || opt.train_times <= 0 || opt.epochs <= 0 || opt.learning_rate <= 0)
+    throw Error("training: batch_size, train_times, nb_epoch and learning_rate must be positive");
+  const Shape one = train_set[0].image.shape();
+  for (const auto* set : {&train_set, &valid_set})
+    for (const Example& e : *set)
+      if (e.image.shape() != one || e.image.device() != Device::cpu || e.image.dtype() != DType::f32)
+        throw ShapeError("training: micrograph " + e.name + " is " + e.image.str() + ", expected " + one.str() +
+                         " f32 on the host like " + train_set[0].name);
+
+  const Shape batch_shape{opt.batch_size, one.c, one.h, one.w};
+  const Shape head_shape = graph.shapes(batch_shape).back();
+  const float cell_w = float(one.w) / head_shape.w, cell_h = float(one.h) / head_shape.h;
+  LossConfig loss_config;
+  for (auto [w, h] : opt.anchors) loss_config.anchors.push_back({w / cell_w, h / cell_h});
+  loss_config.classes = opt.classes;
+  loss_config.object_scale = opt.object_scale;
+  loss_config.no_object_scale = opt.no_object_scale;
+  loss_config.coord_scale = opt.coord_scale;
+  loss_config.class_scale = opt.class_scale;
+  YoloLoss loss(loss_config);
+
+  // Fine-tuning trains the last two convolutions (PhosaurusNet's and YOLO's conv_22 and conv_23);
+  // every other layer, the batchnorm between them included, keeps its values and statistics.
+  if (opt.fine_tune) {
+    int convs = 0;
+    for (size_t i = graph.size(); i-- > 0;) {
+      Layer& layer = graph.layer(i);
+      const bool is_conv = std::string(layer.type()) == "conv";
+      layer.freeze(!(is_conv && convs < 2));
+      convs += is_conv;
+    }
+  }
+  Adam adam(graph.params(), opt.learning_rate, [&graph](const std::string& name) {
+    return !graph.find(name.substr(0, name.find('/')))->frozen();
+  });
+
+  // Batches live in memory allocated once: a host staging tensor and its copy on the device.
+  Tensor host_batch(batch_shape), batch(batch_shape, ctx.device()), dhead(head_shape, ctx.device());
+  // Fills the first examples.size() images of the batch; returns a view of just those.
+  auto fill = [&](const std::vector<const Example*>& examples, std::vector<std::vector<TruthBox>>& truth) {
+    const int n = int(examples.size());
+    const size_t per_image = one.count();
+    truth.clear();
+    for (int k = 0; k < n; ++k) {
+      std::copy_n(examples[k]->image.data<float>(), per_image, host_batch.data<float>() + k * per_image);
+      truth.push_back(to_grid(examples[k]->boxes, cell_w, cell_h));
+    }
+    Tensor view = batch.images(0, n);
+    view.copy_from(host_batch.images(0, n));
+    return view;
+  };
+
+  std::mt19937 rng(opt.seed);
+  const bool tty = opt.progress && isatty(STDERR_FILENO);
+  TrainResult result;
+  result.best_valid_loss = INFINITY;
+  int since_best = 0, since_lr_drop = 0;
+  g_stop = false;
+  std::vector<std::vector<TruthBox>> truth;
+  std::vector<const Example*> members;
+  std::vector<Example> augmented(opt.batch_size);
+
+  for (int epoch = 1; epoch <= opt.epochs && !g_stop; ++epoch) {
+    const Clock::time_point start = Clock::now();
+    const bool warmup = !opt.fine_tune && epoch <= opt.warmup_epochs;
+    std::vector<size_t> order;
+    for (int t = 0; t < opt.train_times; ++t)
+      for (size_t i = 0; i < train_set.size(); ++i) order.push_back(i);
+    std::shuffle(order.begin(), order.end(), rng);
+    // Every batch is full (the last one wraps around), so the plan and its memory never change.
+    const size_t batches = (order.size() + opt.batch_size - 1) / opt.batch_size;
+    double train_loss = 0;
+    size_t done = 0;
+    for (size_t b = 0; b < batches && !g_stop; ++b) {
+      members.clear();
+      for (int k = 0; k < opt.batch_size; ++k) {
+        const Example& e = train_set[order[(b * opt.batch_size + k) % order.size()]];
+        if (augment) {
+          augmented[k] = e.copy();
+          augment(augmented[k], rng);
+          members.push_back(&augmented[k]);
+        } else {
+          members.push_back(&e);
+        }
+      }
+      fill(members, truth);  // always a whole batch
+      const Tensor& head = graph.forward(ctx, batch, Mode::train);
+      const LossTerms terms = loss.compute(ctx, head, truth, warmup, dhead);
+      if (!std::isfinite(terms.total))
+        throw Error("training: the loss is not finite in epoch " + std::to_string(epoch) +
+                    " (learning rate too high, or images not normalised?)");
+      graph.backward(ctx, dhead);
+      adam.step(ctx);
+      train_loss += terms.total;
+      ++done;
+      if (tty) {
+        const double elapsed = seconds_since(start);
+        const int width = 24, filled = int(width * double(b + 1) / batches);
+        std::fprintf(stderr, "\repoch %d/%d [%s%s] %zu/%zu loss %.4f  %s left   ", epoch, opt.epochs,
+                     std::string(filled, '=').c_str(), std::string(width - filled, ' ').c_str(), b + 1, batches,
+                     train_loss / done, clock_text(elapsed / (b + 1) * (batches - b - 1)).c_str());
+      }
+    }
+    if (g_stop) {
+      result.interrupted = true;
+      if (tty) std::fprintf(stderr, "\n");
+      break;
+    }
+
+    // Validation: whole set, no augmentation, batchnorm on its moving statistics. The last batch
+    // is as large as what is left, so no micrograph counts twice.
+    EpochLog log;
+    for (size_t first = 0; first < valid_set.size(); first += opt.batch_size) {
+      const size_t n = std::min(valid_set.size() - first, size_t(opt.batch_size));
+      members.clear();
+      for (size_t k = 0; k < n; ++k) members.push_back(&valid_set[first + k]);
+      const Tensor input = fill(members, truth);
+      const Tensor& head = graph.forward(ctx, input, Mode::infer);
+      Tensor dvalid = dhead.images(0, int(n));  // computed alongside the loss, unused
+      const LossTerms t = loss.compute(ctx, head, truth, warmup, dvalid);
+      const double w = double(n) / valid_set.size();
+      log.valid_terms.total += w * t.total;
+      log.valid_terms.xy += w * t.xy;
+      log.valid_terms.wh += w * t.wh;
+      log.valid_terms.object += w * t.object;
+      log.valid_terms.no_object += w * t.no_object;
+      log.valid_terms.cls += w * t.cls;
+    }
+    log.epoch = epoch;
+    log.train_loss = train_loss / done;
+    log.valid_loss = log.valid_terms.total;
+    log.learning_rate = adam.learning_rate();
+    log.seconds = seconds_since(start);
+
+    // Keep the best weights (any improvement); count epochs without a real one (min_delta).
+    if (log.valid_loss < result.best_valid_loss) {
+      log.best = true;
+      if (log.valid_loss < result.best_valid_loss - opt.min_delta) since_best = since_lr_drop = 0;
+      else ++since_best, ++since_lr_drop;
+      result.best_valid_loss = log.valid_loss;
+      result.best_epoch = epoch;
+      if (!opt.weights_path.empty()) save_weights(opt.weights_path, graph.params(), {{"epoch", std::to_string(epoch)}});
+    } else {
+      ++since_best, ++since_lr_drop;
+    }
+    result.history.push_back(log);
+    if (!opt.log_path.empty()) write_log(opt.log_path, result.history);
+    if (opt.progress)
+      std::fprintf(stderr, "%sepoch %d/%d: loss %.4f, val_loss %.4f%s, lr %.1e, %s\n", tty ? "\r" : "", epoch,
+                   opt.epochs, log.train_loss, log.valid_loss, log.best ? " (best)" : "", log.learning_rate,
+                   clock_text(log.seconds).c_str());
+
+    if (warmup) continue;  // the loss itself changes when warm-up ends: no plateau decisions before
+    if (since_lr_drop >= opt.lr_patience) {
+      adam.set_learning_rate(adam.learning_rate() * 0.1f);
+      since_lr_drop = 0;
+    }
+    if (since_best >= opt.stop_patience) {
+      result.stopped_early = true;
+      break;
+    }
+  }
+  // End on the best weights: reload them when they were written, else the graph already has the
+  // last ones (and the caller was told the best epoch).
+  if (!opt.weights_path.empty() && result.best_epoch > 0) load_weights(opt.weights_path, graph.params());
+  return result;
+}
+
+}  // namespace cupick
