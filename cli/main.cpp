@@ -15,8 +15,12 @@ struct Command {
 };
 
 const Command kCommands[] = {
+    {"demo", "simulate micrographs, train, pick and evaluate: cupick without data", cupick::cli::run_demo},
+    {"simulate", "micrographs with known particles (MRC + BOX + STAR)", cupick::cli::run_simulate},
     {"config", "write a complete crYOLO config for a box size", cupick::cli::run_config},
     {"train", "train a network from a crYOLO config", cupick::cli::run_train},
+    {"predict", "pick particles in micrographs with trained weights", cupick::cli::run_predict},
+    {"evaluate", "precision, recall and F1 of picks against ground truth", cupick::cli::run_evaluate},
     {"summary", "the network of a config: layers, parameters, GFLOP", cupick::cli::run_summary},
     {"info", "the devices cupick can use (GPUs, cuDNN version)", cupick::cli::run_info},
 };
@@ -30,6 +34,7 @@ void usage(FILE* out) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // progress on stderr and results on stdout stay in order
   const std::string cmd = argc > 1 ? argv[1] : "--help";
   if (cmd == "--help" || cmd == "-h" || cmd == "help") {
     usage(stdout);

@@ -18,15 +18,79 @@ namespace {
 
 extern "C" void on_interrupt(int) { request_stop(); }
 
-// The GPU asked for (or the first one), or the CPU when asked or when there is none.
-std::unique_ptr<Context> choose_device(const Args& args) {
-  if (args.has("--cpu")) return std::make_unique<Context>();
-  if (args.has("--gpu")) return std::make_unique<Context>(args.get_int("--gpu", 0));
-  if (auto gpu = Context::try_gpu()) return gpu;
-  return std::make_unique<Context>();
-}
-
 }  // namespace
+
+TrainResult train_from_config(const Config& config, const std::string& config_path, Context& ctx,
+                              const TrainRequest& request) {
+  check_training_paths(config, config_path);
+  const bool fine_tune = request.fine_tune;
+  if (fine_tune && config.train.pretrained_weights.empty())
+    throw Error(config_path + ": --fine_tune needs train.pretrained_weights");
+  if (config.model.num_patches != 1)
+    throw Error(config_path + ": training with num_patches > 1 (patch mode) is not supported yet; use PhosaurusNet");
+  std::fprintf(stderr, "device: %s\n", ctx.describe().c_str());
+  const unsigned seed = request.seed;
+
+  std::vector<std::string> warnings;
+  std::fprintf(stderr, "reading %s ...\n", config.train.train_image_folder.c_str());
+  std::vector<Example> train_set =
+      load_examples(config.train.train_image_folder, config.train.train_annot_folder, config.model, warnings);
+  std::vector<Example> valid_set;
+  if (!config.valid.valid_image_folder.empty())
+    valid_set = load_examples(config.valid.valid_image_folder, config.valid.valid_annot_folder, config.model, warnings);
+  else
+    split_validation(train_set, valid_set, seed);
+  for (const std::string& w : warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
+  if (valid_set.empty()) throw Error("too few micrographs to hold out 20% for validation: give valid_image_folder");
+  const Shape input = train_set[0].image.shape();
+  for (const Example& e : train_set)
+    if (e.image.shape() != input)
+      throw Error("micrographs of different sizes (" + train_set[0].name + ": " + input.str() + ", " + e.name + ": " +
+                  e.image.shape().str() + ") are not supported in one training run yet");
+  size_t particles = 0;
+  for (const Example& e : train_set) particles += e.boxes.size();
+  std::fprintf(stderr, "%zu training micrographs (%zu particles), %zu for validation, network input %dx%d\n",
+               train_set.size(), particles, valid_set.size(), input.w, input.h);
+
+  Graph graph = build_network(config.model.architecture, 1, 1, 1);
+  graph.to(ctx.device());
+  initialize(graph, input, seed);
+  if (!config.train.pretrained_weights.empty()) {
+    load_weights(config.train.pretrained_weights, graph.params());
+    std::fprintf(stderr, "starting from %s\n", config.train.pretrained_weights.c_str());
+  }
+
+  TrainOptions opt;
+  const float scale = train_set[0].scale;
+  opt.anchors = {{config.model.anchors->width * scale, config.model.anchors->height * scale}};
+  opt.batch_size = config.train.batch_size;
+  opt.train_times = config.train.train_times;
+  opt.epochs = config.train.nb_epoch;
+  opt.warmup_epochs = fine_tune ? 0 : request.warmup >= 0 ? request.warmup : config.train.warmup_epochs;
+  opt.learning_rate = float(config.train.learning_rate);
+  opt.object_scale = float(config.train.object_scale);
+  opt.no_object_scale = float(config.train.no_object_scale);
+  opt.coord_scale = float(config.train.coord_scale);
+  opt.class_scale = float(config.train.class_scale);
+  opt.stop_patience = request.early;
+  opt.weights_path = config.train.saved_weights_name;
+  opt.log_path = config.train.log_path;
+  opt.fine_tune = fine_tune;
+  opt.seed = seed;
+  Augment augment;
+  if (request.augment) augment = augment_example;
+
+  std::signal(SIGINT, on_interrupt);
+  std::signal(SIGTERM, on_interrupt);
+  TrainResult r = train(graph, ctx, opt, train_set, valid_set, augment);
+  std::signal(SIGINT, SIG_DFL);
+  std::signal(SIGTERM, SIG_DFL);
+  if (r.best_epoch == 0) throw Error("interrupted before the first epoch ended: no weights written");
+  std::printf("%s: best validation loss %.4f in epoch %d of %zu; weights in %s\n",
+              r.interrupted ? "interrupted" : r.stopped_early ? "stopped early" : "done", r.best_valid_loss,
+              r.best_epoch, r.history.size(), opt.weights_path.c_str());
+  return r;
+}
 
 int run_train(int argc, char** argv) {
   const std::vector<Flag> flags = {
@@ -47,75 +111,14 @@ int run_train(int argc, char** argv) {
   const std::string config_path = args.get("--conf");
   const Config config = load_config(config_path);
   for (const std::string& w : config.warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
-  check_training_paths(config, config_path);
-  const bool fine_tune = args.has("--fine_tune");
-  if (fine_tune && config.train.pretrained_weights.empty())
-    throw Error(config_path + ": --fine_tune needs train.pretrained_weights");
-  if (config.model.num_patches != 1)
-    throw Error(config_path + ": training with num_patches > 1 (patch mode) is not supported yet; use PhosaurusNet");
-
+  TrainRequest request;
+  request.fine_tune = args.has("--fine_tune");
+  request.seed = unsigned(args.get_int("--seed", 10));
+  request.warmup = args.get_int("--warmup", -1);
+  request.early = args.get_int("--early", 10);
+  request.augment = !args.has("--no_augmentation");
   std::unique_ptr<Context> ctx = choose_device(args);
-  std::fprintf(stderr, "device: %s\n", ctx->describe().c_str());
-  const unsigned seed = unsigned(args.get_int("--seed", 10));
-
-  std::vector<std::string> warnings;
-  std::fprintf(stderr, "reading %s ...\n", config.train.train_image_folder.c_str());
-  std::vector<Example> train_set =
-      load_examples(config.train.train_image_folder, config.train.train_annot_folder, config.model, warnings);
-  std::vector<Example> valid_set;
-  if (!config.valid.valid_image_folder.empty())
-    valid_set = load_examples(config.valid.valid_image_folder, config.valid.valid_annot_folder, config.model, warnings);
-  else
-    split_validation(train_set, valid_set, seed);
-  for (const std::string& w : warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
-  if (valid_set.empty()) throw Error("too few micrographs to hold out 20% for validation: give valid_image_folder");
-  const Shape input = train_set[0].image.shape();
-  for (const Example& e : train_set)
-    if (e.image.shape() != input)
-      throw Error("micrographs of different sizes (" + train_set[0].name + ": " + input.str() + ", " + e.name + ": " +
-                  e.image.shape().str() + ") are not supported in one training run yet");
-  size_t particles = 0;
-  for (const Example& e : train_set) particles += e.boxes.size();
-  std::fprintf(stderr, "%zu training micrographs (%zu particles), %zu for validation, input %dx%d\n", train_set.size(),
-               particles, valid_set.size(), input.w, input.h);
-
-  Graph graph = build_network(config.model.architecture, 1, 1, 1);
-  graph.to(ctx->device());
-  initialize(graph, input, seed);
-  if (!config.train.pretrained_weights.empty()) {
-    load_weights(config.train.pretrained_weights, graph.params());
-    std::fprintf(stderr, "starting from %s\n", config.train.pretrained_weights.c_str());
-  }
-
-  TrainOptions opt;
-  const float scale = train_set[0].scale;
-  opt.anchors = {{config.model.anchors->width * scale, config.model.anchors->height * scale}};
-  opt.batch_size = config.train.batch_size;
-  opt.train_times = config.train.train_times;
-  opt.epochs = config.train.nb_epoch;
-  opt.warmup_epochs = fine_tune ? 0 : args.get_int("--warmup", config.train.warmup_epochs);
-  opt.learning_rate = float(config.train.learning_rate);
-  opt.object_scale = float(config.train.object_scale);
-  opt.no_object_scale = float(config.train.no_object_scale);
-  opt.coord_scale = float(config.train.coord_scale);
-  opt.class_scale = float(config.train.class_scale);
-  opt.stop_patience = args.get_int("--early", 10);
-  opt.weights_path = config.train.saved_weights_name;
-  opt.log_path = config.train.log_path;
-  opt.fine_tune = fine_tune;
-  opt.seed = seed;
-  Augment augment;
-  if (!args.has("--no_augmentation")) augment = augment_example;
-
-  std::signal(SIGINT, on_interrupt);
-  std::signal(SIGTERM, on_interrupt);
-  const TrainResult r = train(graph, *ctx, opt, train_set, valid_set, augment);
-  std::signal(SIGINT, SIG_DFL);
-  std::signal(SIGTERM, SIG_DFL);
-  if (r.best_epoch == 0) throw Error("interrupted before the first epoch ended: no weights written");
-  std::printf("%s: best validation loss %.4f in epoch %d of %zu; weights in %s\n",
-              r.interrupted ? "interrupted" : r.stopped_early ? "stopped early" : "done", r.best_valid_loss,
-              r.best_epoch, r.history.size(), opt.weights_path.c_str());
+  const TrainResult r = train_from_config(config, config_path, *ctx, request);
   return r.interrupted ? 130 : 0;
 }
 

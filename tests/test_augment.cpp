@@ -263,7 +263,7 @@ TEST(Augment, PlansCoverTheRanges) {
 }
 
 // The intensity changes one at a time, on an image of known statistics.
-class Intensity : public testing::Test {
+class AugmentIntensity : public testing::Test {
  protected:
   void SetUp() override {
     image_ = Image(64, 64);
@@ -291,7 +291,7 @@ class Intensity : public testing::Test {
   Image image_;
 };
 
-TEST_F(Intensity, ChangesDoWhatTheySay) {
+TEST_F(AugmentIntensity, ChangesDoWhatTheySay) {
   const double sd0 = sd(image_), mean0 = mean(image_);
   AugmentPlan none;
   EXPECT_EQ(apply(none).pixels, image_.pixels);
@@ -325,7 +325,7 @@ TEST_F(Intensity, ChangesDoWhatTheySay) {
 }
 
 // Blurs keep a constant image, keep the mean and do not move a spot (even box widths included).
-TEST_F(Intensity, BlursAreCentred) {
+TEST_F(AugmentIntensity, BlursAreCentred) {
   for (int kind = 0; kind < 2; ++kind)
     for (double size : {0.0, 0.7, 2.0, 2.9, 4.0, 5.0, 6.0}) {
       AugmentPlan plan;

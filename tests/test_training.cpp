@@ -27,8 +27,8 @@ const char* kTinyNet = R"({"name": "tiny", "layers": [
   {"type": "conv", "name": "conv_23", "filters": "head", "size": 1, "bias": true}
 ]})";
 
-constexpr int kSize = 64;       // micrograph side, pixels: a 4 x 4 grid
-constexpr float kBox = 14;      // particle box, pixels
+constexpr int kSize = 128;      // micrograph side, pixels: an 8 x 8 grid
+constexpr float kBox = 16;      // particle box, pixels
 
 // Micrographs with bright round particles at random, non-overlapping places, plus noise; normalised
 // as crYOLO does ((x - mean) / (6 sd)).
@@ -39,7 +39,7 @@ std::vector<Example> particles(int count, unsigned seed) {
   std::vector<Example> out;
   for (int m = 0; m < count; ++m) {
     Example e{"mic_" + std::to_string(m), Tensor({1, 1, kSize, kSize}), {}};
-    while (e.boxes.size() < 3) {
+    while (e.boxes.size() < 6) {
       Box b{pos(rng), pos(rng), kBox, kBox, 1};
       bool apart = true;
       for (const Box& o : e.boxes) apart = apart && std::hypot(o.x - b.x, o.y - b.y) > kBox * 1.2f;
@@ -50,7 +50,7 @@ std::vector<Example> particles(int count, unsigned seed) {
     for (int y = 0; y < kSize; ++y)
       for (int x = 0; x < kSize; ++x) {
         float v = noise(rng);
-        for (const Box& b : e.boxes) v += std::exp(-((x - b.x) * (x - b.x) + (y - b.y) * (y - b.y)) / (2 * 3.5f * 3.5f));
+        for (const Box& b : e.boxes) v += std::exp(-((x - b.x) * (x - b.x) + (y - b.y) * (y - b.y)) / (2 * 4.f * 4.f));
         px[y * kSize + x] = v;
         sum += v, sum2 += double(v) * v;
       }
@@ -192,6 +192,44 @@ TEST(Training, InterruptKeepsTheBestWeights) {
   const std::vector<float> want = g.forward(cpu, set[0].image, Mode::infer).values<float>();
   EXPECT_EQ(reloaded.forward(cpu, set[0].image, Mode::infer).values<float>(), want);
   std::filesystem::remove_all(dir);
+}
+
+// A whole network's forward, loss and backward agree on the CPU and the GPU (skips without a GPU).
+TEST(Training, NetworksCpuMatchGpu) {
+  auto gpu = Context::try_gpu();
+  if (!gpu) GTEST_SKIP() << "no GPU on this machine";
+  Context cpu;
+  const std::vector<Example> set = particles(2, 6);
+  for (const char* arch : {"PhosaurusNet", "YOLO", "crYOLO"}) {
+    Graph a = build_network(arch, 1, 1, 1), b = build_network(arch, 1, 1, 1);
+    a.to(Device::cpu);
+    initialize(a, {2, 1, kSize, kSize}, 4);
+    b.to(Device::gpu);
+    for (size_t i = 0; i < a.params().size(); ++i) b.params()[i].param->value.copy_from(a.params()[i].param->value);
+    Tensor x({2, 1, kSize, kSize});
+    std::copy_n(set[0].image.data<float>(), kSize * kSize, x.data<float>());
+    std::copy_n(set[1].image.data<float>(), kSize * kSize, x.data<float>() + kSize * kSize);
+    const Tensor xg = x.to(Device::gpu);
+    const Shape head = a.shapes(x.shape()).back();
+    const float cell = float(kSize) / head.w;
+    std::vector<std::vector<TruthBox>> truth(2);
+    for (int k = 0; k < 2; ++k)
+      for (const Box& bx : set[k].boxes) truth[k].push_back({bx.x / cell, bx.y / cell, bx.w / cell, bx.h / cell, 0});
+    YoloLoss la({{{kBox / cell, kBox / cell}}, 1, 5, 1, 1, 1}), lb({{{kBox / cell, kBox / cell}}, 1, 5, 1, 1, 1});
+    Tensor da, db;
+    const double loss_a = la.compute(cpu, a.forward(cpu, x, Mode::train), truth, false, da).total;
+    const double loss_b = lb.compute(*gpu, b.forward(*gpu, xg, Mode::train), truth, false, db).total;
+    EXPECT_NEAR(loss_b, loss_a, 1e-3 * std::abs(loss_a)) << arch;
+    a.backward(cpu, da);
+    b.backward(*gpu, db);
+    for (size_t i = 0; i < a.params().size(); ++i) {
+      const NamedParam pa = a.params()[i], pb = b.params()[i];
+      if (!pa.param->trainable) continue;
+      const std::vector<float> ga = pa.param->grad.values<float>(), gb = pb.param->grad.values<float>();
+      test::expect_close(std::vector<double>(gb.begin(), gb.end()), std::vector<double>(ga.begin(), ga.end()), 1e-2,
+                         1e-3, std::string(arch) + " " + pa.name);
+    }
+  }
 }
 
 TEST(Training, SplitValidationKeepsBothKinds) {

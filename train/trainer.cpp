@@ -212,15 +212,16 @@ TrainResult train(Graph& graph, Context& ctx, const TrainOptions& opt, const std
     log.learning_rate = adam.learning_rate();
     log.seconds = seconds_since(start);
 
-    // Keep the best weights (any improvement); count epochs without a real one (min_delta).
-    if (log.valid_loss < result.best_valid_loss) {
+    // Keep the best weights (any improvement); count epochs without a real one (min_delta). Warm-up
+    // epochs train towards other targets, so their losses are not compared with the later ones.
+    if (!warmup && log.valid_loss < result.best_valid_loss) {
       log.best = true;
       if (log.valid_loss < result.best_valid_loss - opt.min_delta) since_best = since_lr_drop = 0;
       else ++since_best, ++since_lr_drop;
       result.best_valid_loss = log.valid_loss;
       result.best_epoch = epoch;
       if (!opt.weights_path.empty()) save_weights(opt.weights_path, graph.params(), {{"epoch", std::to_string(epoch)}});
-    } else {
+    } else if (!warmup) {
       ++since_best, ++since_lr_drop;
     }
     result.history.push_back(log);
@@ -230,7 +231,7 @@ TrainResult train(Graph& graph, Context& ctx, const TrainOptions& opt, const std
                    opt.epochs, log.train_loss, log.valid_loss, log.best ? " (best)" : "", log.learning_rate,
                    clock_text(log.seconds).c_str());
 
-    if (warmup) continue;  // the loss itself changes when warm-up ends: no plateau decisions before
+    if (warmup) continue;  // no plateau decisions before the loss means what it will mean
     if (since_lr_drop >= opt.lr_patience) {
       adam.set_learning_rate(adam.learning_rate() * 0.1f);
       since_lr_drop = 0;
@@ -240,9 +241,16 @@ TrainResult train(Graph& graph, Context& ctx, const TrainOptions& opt, const std
       break;
     }
   }
-  // End on the best weights: reload them when they were written, else the graph already has the
-  // last ones (and the caller was told the best epoch).
-  if (!opt.weights_path.empty() && result.best_epoch > 0) load_weights(opt.weights_path, graph.params());
+  // End on the best weights. Training that ended within the warm-up keeps its last weights.
+  if (!opt.weights_path.empty()) {
+    if (result.best_epoch > 0) {
+      load_weights(opt.weights_path, graph.params());
+    } else if (!result.history.empty()) {
+      result.best_epoch = result.history.back().epoch;
+      result.best_valid_loss = result.history.back().valid_loss;
+      save_weights(opt.weights_path, graph.params(), {{"epoch", std::to_string(result.best_epoch)}});
+    }
+  }
   return result;
 }
 

@@ -1,0 +1,81 @@
+// Synthetic micrographs with known particles (`cupick simulate`), for the demo, the tests and the
+// benchmarks: the truth is known exactly, and the image is hard in the ways real micrographs are.
+//
+//   particles      projections of a few 3D shapes (globular, ring, rod, two domains), each a few
+//                  spheres of uniform density at fixed relative positions, seen in a random 3D
+//                  orientation, up to 0.8 box_size across, their density varying by +-30%.
+//                  Crowded: a third are placed next to another; centres are never closer than
+//                  0.75-0.9 of a diameter (per micrograph), so some touch and none overlap much.
+//   CTF            the whole object (particles, carbon, contamination) is filtered by the radially
+//                  symmetric sin(pi lambda dz k^2 + phi) exp(-B k^2), with a random defocus per
+//                  micrograph and a large amplitude-contrast phase phi, so the low frequencies (a
+//                  particle's outline, what survives crYOLO's 0.1 low-pass) pass and the higher ones
+//                  ring: Thon rings on the carbon, fringes round particles and contamination.
+//   noise          white Gaussian: its variance is the particle signal's variance over the labelled
+//                  boxes divided by snr (real data: 0.05-0.1).
+//   ice            the background slopes and swells smoothly (ice thickness).
+//   carbon         on half of the micrographs, the edge of the hole in the carbon film crosses the
+//                  image: an arc of a large circle, ice inside, carbon outside, denser and grainy.
+//                  Half of the particles that touch the carbon are drawn there; none is labelled
+//                  (pickers must avoid the carbon).
+//   contamination  on half of the micrographs, one to three large irregular blobs (ice crystals),
+//                  mostly dense, some thin; no particles beneath them or next to them.
+// Only particles whose box lies fully inside the micrograph, in the ice and clear of contamination
+// are labelled; particles cut by the edge are drawn too.
+//
+// Units: the particle signal has standard deviation 1 over the labelled boxes and the empty ice is 0
+// before its slope and swells, so the noise has standard deviation 1/sqrt(snr).
+#pragma once
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "io/boxes.h"
+#include "io/micrograph.h"
+
+namespace cupick {
+
+struct SimulationOptions {
+  int count = 20;                   // micrographs in a data set (simulate_dataset)
+  int width = 1024, height = 1024;  // pixels
+  int box_size = 64;                // the labelled box, pixels; a particle is about 0.8 of it across
+  double snr = 0.1;                 // particle signal variance / noise variance over the labelled boxes
+  double density = 0.3;             // particles per box_size^2 of micrograph (0.3: ~77 at 1024^2, box 64)
+  unsigned seed = 1;
+  bool carbon = true;         // a carbon edge on some micrographs
+  bool contamination = true;  // contamination blobs on some micrographs
+  bool ice_gradient = true;   // a sloping, swelling background
+  bool ctf = true;            // the contrast transfer; false: the object as it is
+  bool noise = true;          // false: the same micrograph without noise
+  // Contrast as crYOLO reads raw micrographs: whatever scatters more (protein, carbon, ice crystals)
+  // is darker than the ice. false: inverted, denser is brighter.
+  bool dark_density = true;
+};
+
+struct SimulatedMicrograph {
+  Image image;
+  std::vector<Box> particles;   // the labelled ones, box_size square, Image coordinates
+  std::vector<Box> unlabelled;  // drawn but not to be picked: on or over the carbon, cut by the edge
+  // The hole in the carbon film, Image coordinates: ice inside the circle, carbon outside.
+  double hole_x = 0, hole_y = 0, hole_radius = std::numeric_limits<double>::infinity();
+
+  bool on_carbon(double x, double y) const {
+    return (x - hole_x) * (x - hole_x) + (y - hole_y) * (y - hole_y) > hole_radius * hole_radius;
+  }
+};
+
+// Micrograph `index` of the data set that `options` describe: the same for the same seed, index and
+// options, whatever else is generated and in which order or thread. Throws Error for options out of
+// range (a box that does not fit, snr <= 0, negative density).
+SimulatedMicrograph simulate_micrograph(const SimulationOptions& options, int index);
+
+// The base name of micrograph `index`: "sim_0007".
+std::string simulated_name(int index);
+
+// Writes options.count micrographs, generated on all cores: out_dir/micrographs/NAME.mrc,
+// out_dir/box/NAME.box (EMAN, box_size boxes) and out_dir/star/NAME.star (centres, with the
+// micrograph's file name), coordinates counted from the bottom edge as those files do. Each file is
+// written beside itself and renamed, so a reader never sees half of one. Prints nothing.
+void simulate_dataset(const SimulationOptions& options, const std::string& out_dir);
+
+}  // namespace cupick

@@ -1,0 +1,261 @@
+#include "train/predict.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <condition_variable>
+#include <cstdio>
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include "io/annotations.h"
+#include "io/micrograph.h"
+#include "io/plot.h"
+#include "train/decode.h"
+
+namespace fs = std::filesystem;
+
+namespace cupick {
+
+std::vector<Box> picks_from_head(const Tensor& head, int image, const Prepared& m,
+                                 const std::vector<std::pair<float, float>>& anchors, float box_size,
+                                 float min_confidence, const PickOptions& opt) {
+  const Shape& s = head.shape();
+  const float in_w = float(m.image.shape().w), in_h = float(m.image.shape().h);
+  // Anchors come in micrograph pixels; the decoder wants grid cells.
+  std::vector<std::pair<float, float>> grid_anchors;
+  for (auto [w, h] : anchors) grid_anchors.push_back({w * m.scale_x / (in_w / s.w), h * m.scale_y / (in_h / s.h)});
+  std::vector<Box> boxes = non_max_suppression(decode_head(head, image, grid_anchors, 1, in_w, in_h, min_confidence),
+                                               opt.nms_iou);
+  std::vector<Box> out;
+  for (Box b : boxes) {
+    // Network-input pixels -> micrograph pixels, rows -> box-file y (up from the bottom).
+    b.x /= m.scale_x, b.w /= m.scale_x;
+    b.y = file_y_to_image_y(b.y / m.scale_y, m.height);
+    b.h /= m.scale_y;
+    if (b.x - b.w / 2 < 0 || b.y - b.h / 2 < 0 || b.x + b.w / 2 > m.width || b.y + b.h / 2 > m.height) continue;
+    const float size = (b.w + b.h) / 2;
+    if ((opt.min_size > 0 && size < opt.min_size) || (opt.max_size > 0 && size > opt.max_size)) continue;
+    bool close = false;  // boxes come most confident first: a close, kept one wins
+    if (opt.min_distance > 0)
+      for (const Box& k : out) close = close || std::hypot(k.x - b.x, k.y - b.y) < opt.min_distance;
+    if (close) continue;
+    b.est_w = b.w, b.est_h = b.h;
+    if (box_size > 0) b.w = b.h = box_size;
+    out.push_back(b);
+  }
+  return out;
+}
+
+namespace {
+
+std::string base_name(const std::string& path) { return fs::path(path).stem().string(); }
+
+// Reads and prepares micrographs on a thread of its own, at most `depth` ahead of the consumer.
+class Prefetcher {
+ public:
+  Prefetcher(std::vector<std::string> files, const ModelConfig& model, size_t depth)
+      : files_(std::move(files)), model_(model), depth_(depth), thread_([this] { run(); }) {}
+  ~Prefetcher() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stop_ = true;
+    }
+    changed_.notify_all();
+    thread_.join();
+  }
+  // The next micrograph in order, or nothing at the end. A file that cannot be read rethrows here.
+  std::optional<std::pair<std::string, Prepared>> next() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    changed_.wait(lock, [this] { return !ready_.empty() || done_; });
+    if (ready_.empty()) return std::nullopt;
+    Item item = std::move(ready_.front());
+    ready_.pop_front();
+    changed_.notify_all();
+    if (item.error) std::rethrow_exception(item.error);
+    return std::make_pair(item.file, std::move(item.prepared));
+  }
+
+ private:
+  struct Item {
+    std::string file;
+    Prepared prepared;
+    std::exception_ptr error;
+  };
+  void run() {
+    for (const std::string& file : files_) {
+      Item item{file, {}, nullptr};
+      try {
+        item.prepared = prepare_micrograph(file, model_);
+      } catch (...) {
+        item.error = std::current_exception();
+      }
+      std::unique_lock<std::mutex> lock(mutex_);
+      changed_.wait(lock, [this] { return ready_.size() < depth_ || stop_; });
+      if (stop_) return;
+      ready_.push_back(std::move(item));
+      changed_.notify_all();
+    }
+    std::lock_guard<std::mutex> lock(mutex_);
+    done_ = true;
+    changed_.notify_all();
+  }
+  std::vector<std::string> files_;
+  const ModelConfig& model_;
+  size_t depth_;
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::deque<Item> ready_;
+  bool done_ = false, stop_ = false;
+  std::thread thread_;
+};
+
+// Sorted values' quantile q in [0, 1], linear between neighbours.
+double quantile(const std::vector<double>& v, double q) {
+  if (v.empty()) return 0;
+  const double pos = q * (v.size() - 1);
+  const size_t i = size_t(pos);
+  return i + 1 < v.size() ? v[i] + (pos - i) * (v[i + 1] - v[i]) : v.back();
+}
+
+void write_text(const fs::path& path, const std::string& text) {
+  const std::string tmp = path.string() + ".tmp";
+  {
+    std::ofstream f(tmp);
+    f << text;
+    if (!f) throw Error(tmp + ": cannot write");
+  }
+  fs::rename(tmp, path);
+}
+
+// DISTR/: the estimated sizes and confidences of every pick in CBOX/ (this run's and earlier ones).
+void write_distributions(const fs::path& out, const std::vector<std::vector<Box>>& all) {
+  std::vector<double> sizes, confidences;
+  for (const auto& boxes : all)
+    for (const Box& b : boxes) {
+      sizes.push_back((b.estimated_w() + b.estimated_h()) / 2);
+      confidences.push_back(b.confidence);
+    }
+  std::sort(sizes.begin(), sizes.end());
+  std::sort(confidences.begin(), confidences.end());
+  std::string values = "size,confidence\n", summary;
+  for (const auto& boxes : all)
+    for (const Box& b : boxes)
+      values += std::to_string((b.estimated_w() + b.estimated_h()) / 2) + "," + std::to_string(b.confidence) + "\n";
+  auto describe = [](const char* what, const std::vector<double>& v) {
+    double mean = 0, sd = 0;
+    for (double x : v) mean += x;
+    mean /= std::max<size_t>(1, v.size());
+    for (double x : v) sd += (x - mean) * (x - mean);
+    sd = std::sqrt(sd / std::max<size_t>(1, v.size()));
+    char line[256];
+    std::snprintf(line, sizeof line, "%s: n %zu, mean %.3f, sd %.3f, min %.3f, q25 %.3f, median %.3f, q75 %.3f, max %.3f\n",
+                  what, v.size(), mean, sd, v.empty() ? 0 : v.front(), quantile(v, 0.25), quantile(v, 0.5),
+                  quantile(v, 0.75), v.empty() ? 0 : v.back());
+    return std::string(line);
+  };
+  summary = describe("size (px)", sizes) + describe("confidence", confidences);
+  fs::create_directories(out);
+  write_text(out / "distribution.csv", values);
+  write_text(out / "summary.txt", summary);
+  // The confidence histogram as a curve (fraction of picks per 0.05 bin).
+  LinePlot plot;
+  plot.y_max = 0;
+  PlotSeries hist;
+  for (int bin = 0; bin < 20; ++bin) {
+    const double lo = bin * 0.05, hi = lo + 0.05;
+    const double n = double(std::count_if(confidences.begin(), confidences.end(),
+                                          [&](double c) { return c >= lo && (c < hi || (bin == 19 && c <= 1)); }));
+    const double f = confidences.empty() ? 0 : n / confidences.size();
+    hist.points.push_back({lo, f});
+    hist.points.push_back({hi, f});
+    plot.y_max = std::max(plot.y_max, f);
+  }
+  plot.y_max = plot.y_max > 0 ? std::ceil(plot.y_max * 10) / 10 : 1;
+  plot.series.push_back(hist);
+  write_line_plot_png((out / "confidence_histogram.png").string(), plot);
+}
+
+}  // namespace
+
+PickSummary pick_micrographs(Graph& graph, Context& ctx, const ModelConfig& model, const std::vector<std::string>& files,
+                             const std::string& out_dir, const PickOptions& opt) {
+  if (!model.anchors) throw Error("the config has no model.anchors: picking needs the box size");
+  if (model.num_patches != 1) throw Error("picking with num_patches > 1 (patch mode) is not supported yet");
+  const fs::path out(out_dir);
+  for (const char* sub : {"CBOX", "EMAN", "STAR", "DISTR"}) fs::create_directories(out / sub);
+  const float box_size = float(model.anchors->width);
+  const std::vector<std::pair<float, float>> anchors = {{float(model.anchors->width), float(model.anchors->height)}};
+  const float low = std::min(0.1f, opt.threshold);
+
+  PickSummary summary;
+  std::vector<std::string> todo;
+  std::vector<std::vector<Box>> all;  // for DISTR
+  for (const std::string& f : files) {
+    const fs::path cbox = out / "CBOX" / (base_name(f) + ".cbox");
+    if (!opt.overwrite && fs::exists(cbox)) {
+      ++summary.skipped;
+      all.push_back(read_boxes(cbox.string()));
+      continue;
+    }
+    todo.push_back(f);
+  }
+
+  const auto start = std::chrono::steady_clock::now();
+  const bool tty = opt.progress && isatty(STDERR_FILENO);
+  Prefetcher prefetch(todo, model, size_t(2 * opt.batch_size));
+  std::vector<std::pair<std::string, Prepared>> batch;
+  Tensor host, device_batch;
+  auto flush = [&] {
+    if (batch.empty()) return;
+    const Shape one = batch[0].second.image.shape();
+    const int n = int(batch.size());
+    const Shape shape{opt.batch_size, one.c, one.h, one.w};
+    if (host.shape() != shape) {  // the first batch, or micrographs of another size
+      host = Tensor(shape);
+      device_batch = Tensor(shape, ctx.device());
+    }
+    for (int k = 0; k < n; ++k)
+      std::copy_n(batch[k].second.image.data<float>(), one.count(), host.data<float>() + k * one.count());
+    Tensor input = device_batch.images(0, n);
+    input.copy_from(host.images(0, n));
+    const Tensor head = graph.forward(ctx, input, Mode::infer).to(Device::cpu);
+    for (int k = 0; k < n; ++k) {
+      const std::string name = base_name(batch[k].first);
+      std::vector<Box> picks = picks_from_head(head, k, batch[k].second, anchors, box_size, low, opt);
+      std::vector<Box> confident;
+      for (const Box& b : picks)
+        if (b.confidence >= opt.threshold) confident.push_back(b);
+      write_eman_box((out / "EMAN" / (name + ".box")).string(), confident, box_size);
+      write_star((out / "STAR" / (name + ".star")).string(), confident, fs::path(batch[k].first).filename().string());
+      write_cbox((out / "CBOX" / (name + ".cbox")).string(), picks, box_size);  // last: marks it done
+      summary.boxes += confident.size();
+      all.push_back(std::move(picks));
+      ++summary.picked;
+    }
+    batch.clear();
+    if (tty) {
+      const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      std::fprintf(stderr, "\rpicked %zu/%zu micrographs, %.1f micrographs/s   ", summary.picked, todo.size(),
+                   summary.picked / s);
+    }
+  };
+  while (auto item = prefetch.next()) {
+    if (!batch.empty() && item->second.image.shape() != batch[0].second.image.shape()) flush();
+    batch.push_back(std::move(*item));
+    if (int(batch.size()) == opt.batch_size) flush();
+  }
+  flush();
+  if (tty) std::fprintf(stderr, "\n");
+  summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  write_distributions(out / "DISTR", all);
+  return summary;
+}
+
+}  // namespace cupick

@@ -1,0 +1,49 @@
+// Picking (SPEC.md section 5): micrographs through a trained network, decoded into boxes, filtered,
+// and written as crYOLO writes them: CBOX/ (everything above min(0.1, threshold), so the threshold
+// can be changed later), EMAN/ and STAR/ (above the threshold), DISTR/ (size and confidence
+// distributions). Coordinates are in the micrograph's own pixels, in the box-file convention.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "engine/graph.h"
+#include "io/boxes.h"
+#include "io/config.h"
+#include "train/data.h"
+
+namespace cupick {
+
+struct PickOptions {
+  float threshold = 0.3f;    // confidence for EMAN/ and STAR/
+  float nms_iou = 0.3f;      // boxes overlapping a more confident one by more go
+  float min_distance = 0;    // pixels between picks' centres; the less confident of a closer pair goes
+  float min_size = 0;        // mean of the estimated width and height, pixels; 0: no bound
+  float max_size = 0;
+  int batch_size = 4;        // micrographs per forward (same-size micrographs only)
+  bool overwrite = false;    // pick again micrographs whose results exist
+  bool progress = true;      // a progress line on stderr
+};
+
+// The picks of one prepared micrograph from its head output (image `image` of a batch): decoded,
+// confident at least `min_confidence`, suppressed, fully inside the micrograph, filtered by distance
+// and size. Boxes in micrograph pixels, y up from the bottom edge (box files); w, h the box size
+// from the config (`box_size`), est_w/est_h the network's estimate.
+std::vector<Box> picks_from_head(const Tensor& head, int image, const Prepared& micrograph,
+                                 const std::vector<std::pair<float, float>>& anchors, float box_size,
+                                 float min_confidence, const PickOptions& opt);
+
+struct PickSummary {
+  size_t picked = 0, skipped = 0;  // micrographs picked now, and left as they were (done before)
+  size_t boxes = 0;                // above the threshold, in the micrographs picked now
+  double seconds = 0;
+};
+
+// Picks every file into out_dir/{CBOX,EMAN,STAR,DISTR}. A micrograph whose CBOX file exists is done
+// (skipped unless opt.overwrite); each file is written to a temporary name and renamed, the CBOX
+// last, so an interrupted run resumes where it stopped. Reading and preprocessing run on a
+// background thread while the network works. `anchors` in micrograph pixels (the config's).
+PickSummary pick_micrographs(Graph& graph, Context& ctx, const ModelConfig& model,
+                             const std::vector<std::string>& files, const std::string& out_dir,
+                             const PickOptions& opt);
+
+}  // namespace cupick
