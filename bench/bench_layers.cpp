@@ -140,6 +140,7 @@ int main(int argc, char** argv) {
           });
           b->Unit(benchmark::kMillisecond);
           if (ctx->on_gpu()) b->UseManualTime();
+          else b->UseRealTime();  // OpenBLAS and the layers use several threads
         }
   }
   benchmark::Initialize(&argc, argv);

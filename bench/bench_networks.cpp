@@ -106,13 +106,13 @@ int main(int argc, char** argv) {
                                               [=](benchmark::State& s) { inference(s, arch, ctx, batch, 1024); });
         b->Unit(benchmark::kMillisecond);
         if (ctx->on_gpu()) b->UseManualTime();
-        else b->Iterations(1);
+        else b->Iterations(1)->UseRealTime();
       }
       auto* t = benchmark::RegisterBenchmark((dev + "/" + arch + "/train_step/1024/batch:4").c_str(),
                                             [=](benchmark::State& s) { training_step(s, arch, ctx, 4, 1024); });
       t->Unit(benchmark::kMillisecond);
       if (ctx->on_gpu()) t->UseManualTime();
-      else t->Iterations(1);
+      else t->Iterations(1)->UseRealTime();
     }
   }
   benchmark::Initialize(&argc, argv);

@@ -16,9 +16,16 @@ struct Flag {
   std::string help;
 };
 
+// A mistake in the command line itself (an unknown option, a missing value): main() prints it with
+// a pointer to --help and exits with status 2, as for a missing required argument.
+struct UsageError : Error {
+  using Error::Error;
+};
+
 class Args {
  public:
-  Args(const std::string& command, const std::vector<Flag>& flags, int argc, char** argv);
+  // `synopsis` is the usage line after "cupick <command>", e.g. "-c CONFIG [options]".
+  Args(std::string command, std::string synopsis, std::vector<Flag> flags, int argc, char** argv);
   bool has(const std::string& name) const { return values_.count(name) > 0; }
   // The value of a flag, or `fallback` when it was not given.
   std::string get(const std::string& name, const std::string& fallback = "") const;
@@ -27,13 +34,20 @@ class Args {
   int get_int(const std::string& name, int fallback) const;
   double get_double(const std::string& name, double fallback) const;
   const std::vector<std::string>& positional() const { return positional_; }
-  // "usage: cupick <command> ..." with one line per flag.
-  static std::string usage(const std::string& command, const std::string& synopsis, const std::vector<Flag>& flags);
+  // With --help: the usage on stdout, returns 0. Else, when `missing` (a required argument is not
+  // there): the usage on stderr, returns 2. Else -1: the command goes on.
+  int usage_status(bool missing) const;
+  // UsageError for positional words beyond the first `count` (which commands take no more than).
+  void allow_positional(size_t count) const;
 
  private:
-  std::string command_;
+  std::string command_, synopsis_;
+  std::vector<Flag> flags_;
   std::map<std::string, std::vector<std::string>> values_;
   std::vector<std::string> positional_;
 };
+
+// The warnings of a library call, one "warning: ..." line each on stderr.
+void print_warnings(const std::vector<std::string>& warnings);
 
 }  // namespace cupick::cli

@@ -1,8 +1,8 @@
 // The subcommands. Each parses its own flags (cli/args.h) and calls the library; errors are thrown
-// as cupick::Error and main() prints them as one line.
+// as cupick::Error (mistakes in the command line as UsageError) and main() prints them as one line,
+// with exit status 1 (2 for a UsageError or a missing argument).
 #pragma once
 #include <memory>
-
 #include <string>
 
 #include "engine/context.h"

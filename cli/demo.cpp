@@ -27,15 +27,14 @@ int run_simulate(int argc, char** argv) {
       {"--density", "", true, "particles per box_size^2 of micrograph (0.3)"},
       {"--seed", "", true, "seed (1)"},
       {"--help", "-h", false, "this text"}};
-  Args args("simulate", flags, argc, argv);
-  if (args.has("--help") || args.positional().size() != 1) {
-    std::fputs(Args::usage("simulate", "OUT_DIR [options]", flags).c_str(), args.has("--help") ? stdout : stderr);
-    return args.has("--help") ? 0 : 2;
-  }
+  const Args args("simulate", "OUT_DIR [options]", flags, argc, argv);
+  if (const int status = args.usage_status(args.positional().size() != 1); status >= 0) return status;
   SimulationOptions opt;
   opt.count = args.get_int("--count", 20);
   opt.width = opt.height = args.get_int("--size", 1024);
   opt.box_size = args.get_int("--box_size", 64);
+  for (const char* flag : {"--count", "--size", "--box_size"})
+    if (args.get_int(flag, 1) <= 0) throw UsageError(std::string(flag) + " must be positive, got " + args.get(flag));
   opt.snr = args.get_double("--snr", 0.1);
   opt.density = args.get_double("--density", 0.3);
   opt.seed = unsigned(args.get_int("--seed", 1));
@@ -48,15 +47,14 @@ int run_simulate(int argc, char** argv) {
 int run_demo(int argc, char** argv) {
   const std::vector<Flag> flags = {
       {"--out", "-o", true, "working folder (demo/)"},
-      {"--epochs", "-e", true, "training epochs (CPU 30, GPU 60)"},
+      {"--epochs", "-e", true, "training epochs (CPU 15, GPU 60)"},
       {"--gpu", "-g", true, "GPU id (default: the first GPU, or the CPU when there is none)"},
       {"--cpu", "", false, "run on the CPU even when there is a GPU"},
       {"--help", "-h", false, "this text"}};
-  Args args("demo", flags, argc, argv);
-  if (args.has("--help")) {
-    std::fputs(Args::usage("demo", "[options]", flags).c_str(), stdout);
-    return 0;
-  }
+  const Args args("demo", "[options]", flags, argc, argv);
+  if (const int status = args.usage_status(false); status >= 0) return status;
+  args.allow_positional(0);
+  if (args.get_int("--epochs", 1) <= 0) throw UsageError("--epochs must be positive, got " + args.get("--epochs"));
   const auto start = std::chrono::steady_clock::now();
   std::unique_ptr<Context> ctx = choose_device(args);
   const bool gpu = ctx->on_gpu();
@@ -89,7 +87,7 @@ int run_demo(int argc, char** argv) {
                                              {"batch_size", "4"},
                                              {"train_times", gpu ? "10" : "5"},
                                              {"learning_rate", "1e-4"},
-                                             {"nb_epoch", std::to_string(args.get_int("--epochs", gpu ? 60 : 30))},
+                                             {"nb_epoch", std::to_string(args.get_int("--epochs", gpu ? 60 : 15))},
                                              {"warmup", "2"}});
   const std::string config_path = (dir / "config.json").string();
   save_config(config_path, config, true);

@@ -8,11 +8,9 @@ namespace cupick::cli {
 
 int run_info(int argc, char** argv) {
   const std::vector<Flag> flags = {{"--help", "-h", false, "this text"}};
-  Args args("info", flags, argc, argv);
-  if (args.has("--help")) {
-    std::fputs(Args::usage("info", "", flags).c_str(), stdout);
-    return 0;
-  }
+  const Args args("info", "", flags, argc, argv);
+  if (const int status = args.usage_status(false); status >= 0) return status;
+  args.allow_positional(0);
   std::printf("cupick %s\n", CUPICK_VERSION);
   const int n = Context::gpu_count();
   if (n == 0) std::printf("no usable GPU: cupick runs on the CPU\n");

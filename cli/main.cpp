@@ -4,6 +4,7 @@
 #include <cstring>
 #include <string>
 
+#include "cli/args.h"
 #include "cli/commands.h"
 
 namespace {
@@ -48,6 +49,9 @@ int main(int argc, char** argv) {
     if (cmd != c.name) continue;
     try {
       return c.run(argc - 2, argv + 2);
+    } catch (const cupick::cli::UsageError& e) {
+      std::fprintf(stderr, "cupick %s: %s (cupick %s --help lists the options)\n", c.name, e.what(), c.name);
+      return 2;
     } catch (const std::exception& e) {
       std::fprintf(stderr, "cupick %s: %s\n", c.name, e.what());
       return 1;

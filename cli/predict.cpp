@@ -1,4 +1,7 @@
 // cupick predict: pick particles with trained weights; cupick evaluate: picks against ground truth.
+#include <unistd.h>
+
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
@@ -28,8 +31,10 @@ std::unique_ptr<Context> choose_device(const Args& args) {
   return std::make_unique<Context>();
 }
 
+namespace {
+
 // Files and folders (every micrograph inside) to one sorted list without repeats.
-static std::vector<std::string> expand_inputs(const std::vector<std::string>& inputs) {
+std::vector<std::string> expand_inputs(const std::vector<std::string>& inputs) {
   std::vector<std::string> files;
   for (const std::string& in : inputs) {
     if (fs::is_directory(in)) {
@@ -46,6 +51,17 @@ static std::vector<std::string> expand_inputs(const std::vector<std::string>& in
   files.erase(std::unique(files.begin(), files.end()), files.end());
   return files;
 }
+
+// A private filter cache for --otf, removed however picking ends.
+struct TemporaryFolder {
+  std::string path;
+  ~TemporaryFolder() {
+    std::error_code ec;
+    if (!path.empty()) fs::remove_all(path, ec);
+  }
+};
+
+}  // namespace
 
 int run_predict(int argc, char** argv) {
   const std::vector<Flag> flags = {
@@ -64,19 +80,12 @@ int run_predict(int argc, char** argv) {
       {"--gpu", "-g", true, "GPU id (default: the first GPU, or the CPU when there is none)"},
       {"--cpu", "", false, "run on the CPU even when there is a GPU"},
       {"--help", "-h", false, "this text"}};
-  Args args("predict", flags, argc, argv);
-  if (args.has("--help") || !args.has("--conf") || !args.has("--weights") || !args.has("--input") ||
-      !args.has("--output")) {
-    std::fputs(Args::usage("predict", "-c CONFIG -w WEIGHTS -i INPUT... -o OUTPUT [options]", flags).c_str(),
-               args.has("--help") ? stdout : stderr);
-    return args.has("--help") ? 0 : 2;
-  }
-  Config config = load_config(args.get("--conf"));
-  for (const std::string& w : config.warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
-  if (args.has("--otf") && config.model.filter) {  // a private, throw-away cache
-    config.model.filter->folder = (fs::temp_directory_path() / ("cupick_otf_" + std::to_string(getpid()))).string();
-  }
-  const std::vector<std::string> files = expand_inputs(args.all("--input"));
+  const Args args("predict", "-c CONFIG -w WEIGHTS -i INPUT... -o OUTPUT [options]", flags, argc, argv);
+  if (const int status = args.usage_status(!args.has("--conf") || !args.has("--weights") || !args.has("--input") ||
+                                           !args.has("--output"));
+      status >= 0)
+    return status;
+  args.allow_positional(0);
   PickOptions opt;
   opt.threshold = float(args.get_double("--threshold", 0.3));
   opt.min_distance = float(args.get_double("--distance", 0));
@@ -85,20 +94,46 @@ int run_predict(int argc, char** argv) {
   opt.nms_iou = float(args.get_double("--nms", 0.3));
   opt.batch_size = args.get_int("--batch", 4);
   opt.overwrite = args.has("--overwrite");
-  if (opt.threshold < 0 || opt.threshold > 1) throw Error("--threshold must be in [0, 1]");
-  if (opt.batch_size <= 0) throw Error("--batch must be positive");
+  if (!(opt.threshold >= 0 && opt.threshold <= 1)) throw UsageError("--threshold must be in [0, 1], got " + args.get("--threshold"));
+  if (!(opt.nms_iou >= 0 && opt.nms_iou <= 1)) throw UsageError("--nms must be in [0, 1], got " + args.get("--nms"));
+  for (const char* flag : {"--distance", "--minsize", "--maxsize"})
+    if (args.get_double(flag, 0) < 0) throw UsageError(std::string(flag) + " must be 0 or more, got " + args.get(flag));
+  if (opt.max_size > 0 && opt.min_size > opt.max_size)
+    throw UsageError("--minsize " + args.get("--minsize") + " is above --maxsize " + args.get("--maxsize"));
+  if (opt.batch_size <= 0) throw UsageError("--batch must be positive, got " + args.get("--batch"));
+
+  const std::string config_path = args.get("--conf");
+  Config config = load_config(config_path);
+  print_warnings(config.warnings);
+  if (!config.model.anchors)
+    throw Error(config_path + ": model.anchors is missing: picking needs the box size, \"anchors\": [width, height]");
+  TemporaryFolder otf;
+  if (args.has("--otf") && config.model.filter) {
+    otf.path = (fs::temp_directory_path() / ("cupick_otf_" + std::to_string(getpid()))).string();
+    config.model.filter->folder = otf.path;
+  }
+  const std::vector<std::string> files = expand_inputs(args.all("--input"));
 
   std::unique_ptr<Context> ctx = choose_device(args);
   std::fprintf(stderr, "device: %s; %zu micrographs\n", ctx->describe().c_str(), files.size());
   Graph graph = build_network(config.model.architecture, 1, 1, 1);
   graph.to(ctx->device());
-  load_weights(args.get("--weights"), graph.params());
+  const std::string weights = args.get("--weights");
+  try {
+    load_weights(weights, graph.params());
+  } catch (const Error& e) {  // most often weights of another network than the config's
+    throw Error(std::string(e.what()) + " (the config " + config_path + " describes " + config.model.architecture + ")");
+  }
   std::signal(SIGINT, SIG_DFL);  // every written file is complete: stopping is always safe
   const PickSummary s = pick_micrographs(graph, *ctx, config.model, files, args.get("--output"), opt);
-  if (args.has("--otf") && config.model.filter) fs::remove_all(config.model.filter->folder);
   std::printf("picked %zu micrographs (%zu done before), %zu particles above %.2f, %.1f micrographs/s; results in %s\n",
               s.picked, s.skipped, s.boxes, opt.threshold, s.seconds > 0 ? s.picked / s.seconds : 0.0,
               args.get("--output").c_str());
+  if (!s.failed.empty()) {
+    print_warnings(s.failed);
+    throw Error(std::to_string(s.failed.size()) + " of " + std::to_string(files.size()) +
+                " micrographs could not be picked (see the warnings); run again to pick just those");
+  }
   return 0;
 }
 
@@ -110,14 +145,14 @@ int run_evaluate(int argc, char** argv) {
       {"--iou", "", true, "IoU above which a pick matches a true box (0.5)"},
       {"--output", "-o", true, "folder for report.json and precision_recall.png (default: the picks folder)"},
       {"--help", "-h", false, "this text"}};
-  Args args("evaluate", flags, argc, argv);
-  if (args.has("--help") || !args.has("--picks") || !args.has("--truth")) {
-    std::fputs(Args::usage("evaluate", "-p PICKS -t TRUTH [options]", flags).c_str(), args.has("--help") ? stdout : stderr);
-    return args.has("--help") ? 0 : 2;
-  }
-  const Evaluation e = evaluate_folders(args.get("--picks"), args.get("--truth"), args.get_double("--box_size", 0),
-                                        args.get_double("--iou", 0.5));
-  for (const std::string& w : e.warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
+  const Args args("evaluate", "-p PICKS -t TRUTH [options]", flags, argc, argv);
+  if (const int status = args.usage_status(!args.has("--picks") || !args.has("--truth")); status >= 0) return status;
+  args.allow_positional(0);
+  const double box_size = args.get_double("--box_size", 0), iou = args.get_double("--iou", 0.5);
+  if (!(box_size >= 0)) throw UsageError("--box_size must be 0 or more, got " + args.get("--box_size"));
+  if (!(iou > 0 && iou < 1)) throw UsageError("--iou must be between 0 and 1, got " + args.get("--iou"));
+  const Evaluation e = evaluate_folders(args.get("--picks"), args.get("--truth"), box_size, iou);
+  print_warnings(e.warnings);
   const fs::path out = args.get("--output", args.get("--picks"));
   fs::create_directories(out);
   write_report_json((out / "report.json").string(), e);

@@ -15,21 +15,18 @@ int run_summary(int argc, char** argv) {
       {"--architecture", "-a", true, "network instead of the config's: crYOLO, YOLO, PhosaurusNet or a .json"},
       {"--input_size", "", true, "input size instead of the config's (a multiple of 32)"},
       {"--help", "-h", false, "this text"}};
-  Args args("summary", flags, argc, argv);
-  if (args.has("--help")) {
-    std::fputs(Args::usage("summary", "-c CONFIG | -a ARCHITECTURE [--input_size N]", flags).c_str(), stdout);
-    return 0;
-  }
+  const Args args("summary", "-c CONFIG | -a ARCHITECTURE [--input_size N]", flags, argc, argv);
+  if (const int status = args.usage_status(!args.has("--conf") && !args.has("--architecture")); status >= 0)
+    return status;
+  args.allow_positional(0);
   std::string architecture = args.get("--architecture");
   int height = 1024, width = 1024;
   if (args.has("--conf")) {
     const Config config = load_config(args.get("--conf"));
-    for (const std::string& w : config.warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
+    print_warnings(config.warnings);
     if (architecture.empty()) architecture = config.model.architecture;
     height = config.model.input_size.rounded_height();
     width = config.model.input_size.rounded_width();
-  } else if (architecture.empty()) {
-    throw Error("give a config (-c CONFIG) or an architecture (-a NAME)");
   }
   if (args.has("--input_size")) height = width = args.get_int("--input_size", 1024);
   const Shape input{1, 1, height, width};
@@ -44,18 +41,17 @@ int run_config(int argc, char** argv) {
                              {"--overwrite", "", false, "replace an existing file"},
                              {"--help", "-h", false, "this text"}};
   for (const std::string& name : config_option_names()) flags.push_back({"--" + name, "", true, "config key " + name});
-  Args args("config", flags, argc, argv);
+  const Args args("config", "OUT.json BOX_SIZE [options]", flags, argc, argv);
   const std::vector<std::string>& pos = args.positional();
-  if (args.has("--help") || pos.empty()) {
-    std::fputs(Args::usage("config", "OUT.json BOX_SIZE [options]", flags).c_str(), args.has("--help") ? stdout : stderr);
-    return args.has("--help") ? 0 : 2;
-  }
-  if (pos.size() > 2) throw Error("expected OUT.json and BOX_SIZE, got " + std::to_string(pos.size()) + " words");
+  if (const int status = args.usage_status(pos.empty() || (pos.size() == 1 && !args.has("--box_size"))); status >= 0)
+    return status;
+  if (pos.size() > 2) throw UsageError("expected OUT.json and BOX_SIZE, got " + std::to_string(pos.size()) + " words");
+  if (pos.size() == 2 && args.has("--box_size")) throw UsageError("the box size is given twice (BOX_SIZE and --box_size)");
   const std::string box = pos.size() == 2 ? pos[1] : args.get("--box_size");
-  if (box.empty()) throw Error("the box size is missing: cupick config OUT.json BOX_SIZE");
   char* end = nullptr;
   const long box_size = std::strtol(box.c_str(), &end, 10);
-  if (*end || box_size <= 0) throw Error("the box size must be a positive whole number of pixels, got '" + box + "'");
+  if (*end || end == box.c_str() || box_size <= 0 || box_size > 65536)
+    throw UsageError("the box size must be a positive whole number of pixels, got '" + box + "'");
   std::vector<std::pair<std::string, std::string>> options;
   for (const std::string& name : config_option_names()) {
     const std::vector<std::string>& v = args.all("--" + name);

@@ -1,8 +1,9 @@
 // cupick train -c CONFIG: trains the config's network on its image and annotation folders, as
 // crYOLO's train command does, keeping the best weights in saved_weights_name.
+#include <unistd.h>
+
 #include <csignal>
 #include <cstdio>
-#include <filesystem>
 
 #include "cli/args.h"
 #include "cli/commands.h"
@@ -16,18 +17,27 @@ namespace cupick::cli {
 
 namespace {
 
-extern "C" void on_interrupt(int) { request_stop(); }
+// The first Ctrl-C (or SIGTERM) ends training after the current batch, which can take minutes on a
+// CPU; the second ends the program at once.
+extern "C" void on_interrupt(int signal) {
+  request_stop();
+  static const char message[] = "\nstopping after this batch, keeping the best weights (again to quit at once)\n";
+  (void)!write(STDERR_FILENO, message, sizeof message - 1);
+  std::signal(signal, SIG_DFL);
+}
 
 }  // namespace
 
 TrainResult train_from_config(const Config& config, const std::string& config_path, Context& ctx,
                               const TrainRequest& request) {
   check_training_paths(config, config_path);
+  if (!config.model.anchors)
+    throw Error(config_path + ": model.anchors is missing: training needs the box size, \"anchors\": [width, height]");
   const bool fine_tune = request.fine_tune;
   if (fine_tune && config.train.pretrained_weights.empty())
     throw Error(config_path + ": --fine_tune needs train.pretrained_weights");
   if (config.model.num_patches != 1)
-    throw Error(config_path + ": training with num_patches > 1 (patch mode) is not supported yet; use PhosaurusNet");
+    throw Error(config_path + ": training with num_patches > 1 (patch mode) is not supported yet; set it to 1");
   std::fprintf(stderr, "device: %s\n", ctx.describe().c_str());
   const unsigned seed = request.seed;
 
@@ -40,13 +50,16 @@ TrainResult train_from_config(const Config& config, const std::string& config_pa
     valid_set = load_examples(config.valid.valid_image_folder, config.valid.valid_annot_folder, config.model, warnings);
   else
     split_validation(train_set, valid_set, seed);
-  for (const std::string& w : warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
-  if (valid_set.empty()) throw Error("too few micrographs to hold out 20% for validation: give valid_image_folder");
+  print_warnings(warnings);
+  if (valid_set.empty())
+    throw Error(config.train.train_image_folder + ": too few micrographs to hold out 20% for validation (" +
+                std::to_string(train_set.size()) + " with annotations): give valid.valid_image_folder");
   const Shape input = train_set[0].image.shape();
-  for (const Example& e : train_set)
-    if (e.image.shape() != input)
-      throw Error("micrographs of different sizes (" + train_set[0].name + ": " + input.str() + ", " + e.name + ": " +
-                  e.image.shape().str() + ") are not supported in one training run yet");
+  for (const auto* set : {&train_set, &valid_set})
+    for (const Example& e : *set)
+      if (e.image.shape() != input)
+        throw Error("micrographs of different sizes (" + train_set[0].name + ": " + input.str() + ", " + e.name +
+                    ": " + e.image.shape().str() + ") are not supported in one training run yet");
   size_t particles = 0;
   for (const Example& e : train_set) particles += e.boxes.size();
   std::fprintf(stderr, "%zu training micrographs (%zu particles), %zu for validation, network input %dx%d\n",
@@ -61,8 +74,7 @@ TrainResult train_from_config(const Config& config, const std::string& config_pa
   }
 
   TrainOptions opt;
-  const float scale = train_set[0].scale;
-  opt.anchors = {{config.model.anchors->width * scale, config.model.anchors->height * scale}};
+  opt.anchors = {{config.model.anchors->width * train_set[0].scale_x, config.model.anchors->height * train_set[0].scale_y}};
   opt.batch_size = config.train.batch_size;
   opt.train_times = config.train.train_times;
   opt.epochs = config.train.nb_epoch;
@@ -86,9 +98,11 @@ TrainResult train_from_config(const Config& config, const std::string& config_pa
   std::signal(SIGINT, SIG_DFL);
   std::signal(SIGTERM, SIG_DFL);
   if (r.best_epoch == 0) throw Error("interrupted before the first epoch ended: no weights written");
-  std::printf("%s: best validation loss %.4f in epoch %d of %zu; weights in %s\n",
+  const bool warm_only = r.best_epoch <= opt.warmup_epochs;
+  std::printf("%s: best validation loss %.4f in epoch %d of %zu%s; weights in %s\n",
               r.interrupted ? "interrupted" : r.stopped_early ? "stopped early" : "done", r.best_valid_loss,
-              r.best_epoch, r.history.size(), opt.weights_path.c_str());
+              r.best_epoch, r.history.size(), warm_only ? " (the last, as training ended within the warm-up)" : "",
+              opt.weights_path.c_str());
   return r;
 }
 
@@ -103,20 +117,20 @@ int run_train(int argc, char** argv) {
       {"--cpu", "", false, "run on the CPU even when there is a GPU"},
       {"--no_augmentation", "", false, "train on the micrographs as they are"},
       {"--help", "-h", false, "this text"}};
-  Args args("train", flags, argc, argv);
-  if (args.has("--help") || !args.has("--conf")) {
-    std::fputs(Args::usage("train", "-c CONFIG [options]", flags).c_str(), args.has("--help") ? stdout : stderr);
-    return args.has("--help") ? 0 : 2;
-  }
-  const std::string config_path = args.get("--conf");
-  const Config config = load_config(config_path);
-  for (const std::string& w : config.warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
+  const Args args("train", "-c CONFIG [options]", flags, argc, argv);
+  if (const int status = args.usage_status(!args.has("--conf")); status >= 0) return status;
+  args.allow_positional(0);
   TrainRequest request;
   request.fine_tune = args.has("--fine_tune");
   request.seed = unsigned(args.get_int("--seed", 10));
   request.warmup = args.get_int("--warmup", -1);
   request.early = args.get_int("--early", 10);
   request.augment = !args.has("--no_augmentation");
+  if (args.has("--warmup") && request.warmup < 0) throw UsageError("--warmup must be 0 or more");
+  if (request.early < 1) throw UsageError("--early must be at least 1 epoch");
+  const std::string config_path = args.get("--conf");
+  const Config config = load_config(config_path);
+  print_warnings(config.warnings);
   std::unique_ptr<Context> ctx = choose_device(args);
   const TrainResult r = train_from_config(config, config_path, *ctx, request);
   return r.interrupted ? 130 : 0;

@@ -117,12 +117,15 @@ void Graph::plan(const Tensor& input, Mode mode) {
   const std::vector<Shape> out_shapes = shapes(input.shape());
   const size_t n = nodes_.size(), elem = dtype_size(input.dtype());
 
-  // Last reader of each node's output; the graph output is read after the last node.
+  // Last reader of each node's output; the graph output is read after the last node. An output
+  // nobody reads would get no gradient to run its backward with.
   std::vector<size_t> last_read(n, 0);
   for (size_t i = 0; i < n; ++i)
     for (int id : nodes_[i].input_ids)
       if (id >= 0) last_read[id] = std::max(last_read[id], i);
   last_read[n - 1] = n;
+  for (size_t i = 0; i < n; ++i)
+    if (last_read[i] == 0) fail_node(i, "no node reads its output (only the last node's is the graph's output)");
 
   SlotPlanner slots;
   for (size_t i = 0; i < n; ++i) {

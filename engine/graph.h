@@ -1,5 +1,6 @@
 // A network as a list of named nodes, each a layer with named inputs, executed in the order added.
-// "input" names the graph's input (the micrographs); the last node's output is the graph's output.
+// "input" names the graph's input (the micrographs); the last node's output is the graph's output,
+// and every other node's output must be read by a later node (else forward throws ShapeError).
 //
 // The graph owns activation memory. It plans buffers once per (input shape, mode, type, device):
 // in training every node output is kept for backward; in inference a buffer is handed to the next

@@ -10,33 +10,14 @@
 #include <sstream>
 
 #include "engine/error.h"
+#include "tests/temp_dir.h"
 
 namespace cupick {
 namespace {
 
 namespace fs = std::filesystem;
 
-// A fresh folder for one test, removed afterwards.
-struct TempDir {
-  fs::path path = fs::temp_directory_path() /
-                  ("cupick_annotations_" + std::to_string(::getpid()) + "_" +
-                   ::testing::UnitTest::GetInstance()->current_test_info()->name());
-  TempDir() {
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string operator/(const std::string& name) const { return (path / name).string(); }
-  // Writes `text` to `name` in the folder and returns the file's path.
-  std::string file(const std::string& name, const std::string& text) const {
-    const std::string p = *this / name;
-    std::ofstream(p, std::ios::binary) << text;
-    return p;
-  }
-};
+using test::TempDir;
 
 std::string read_all(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

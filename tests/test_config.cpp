@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "engine/error.h"
+#include "tests/temp_dir.h"
 
 namespace cupick {
 namespace {
@@ -126,21 +127,7 @@ void expect_error(const json& config, const std::string& part) {
   EXPECT_NE(message.find(part), std::string::npos) << "expected \"" << part << "\" in: " << message;
 }
 
-// A fresh folder for one test, removed afterwards.
-struct TempDir {
-  fs::path path = fs::temp_directory_path() /
-                  ("cupick_config_" + std::to_string(::getpid()) + "_" +
-                   ::testing::UnitTest::GetInstance()->current_test_info()->name());
-  TempDir() {
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string operator/(const std::string& name) const { return (path / name).string(); }
-};
+using test::TempDir;
 
 TEST(Config, DefaultsAreCryolos) {
   const Config c;

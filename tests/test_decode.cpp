@@ -29,6 +29,7 @@ TEST(Decode, OneConfidentCell) {
   EXPECT_NEAR(boxes[0].confidence, 0.9f, 1e-5);
   EXPECT_EQ(decode_head(head, 0, {{2.f, 3.f}}, 1, 200, 160, 0.005f).size(), 20u);
   EXPECT_THROW(decode_head(head, 0, {{1, 1}, {2, 2}}, 1, 200, 160, 0.3f), ShapeError);
+  EXPECT_THROW(decode_head(head, 1, {{2.f, 3.f}}, 1, 200, 160, 0.3f), ShapeError);  // one image only
 }
 
 TEST(Decode, NonMaxSuppressionKeepsTheMostConfident) {

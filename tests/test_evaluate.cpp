@@ -11,6 +11,7 @@
 
 #include "engine/error.h"
 #include "io/plot.h"
+#include "tests/temp_dir.h"
 
 namespace cupick {
 namespace {
@@ -18,27 +19,7 @@ namespace {
 namespace fs = std::filesystem;
 using BoxesByMicrograph = std::map<std::string, std::vector<Box>>;
 
-// A fresh folder for one test, removed afterwards.
-struct TempDir {
-  fs::path path = fs::temp_directory_path() /
-                  ("cupick_evaluate_" + std::to_string(::getpid()) + "_" +
-                   ::testing::UnitTest::GetInstance()->current_test_info()->name());
-  TempDir() {
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string operator/(const std::string& name) const { return (path / name).string(); }
-  std::string file(const std::string& name, const std::string& text) const {
-    const std::string p = *this / name;
-    fs::create_directories(fs::path(p).parent_path());
-    std::ofstream(p, std::ios::binary) << text;
-    return p;
-  }
-};
+using test::TempDir;
 
 std::string error_of(const std::function<void()>& f) {
   try {

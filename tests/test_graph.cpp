@@ -49,6 +49,52 @@ TEST(Graph, InferenceReusesBuffers) {
   EXPECT_EQ(g.planned_bytes(), (6 + 2) * one);  // all activations kept, gradients ping-pong
 }
 
+// A training plan serves smaller batches (the last validation batch) and inference without new
+// buffers, and the full batch again afterwards.
+TEST(Graph, TrainPlanServesSmallerBatchesAndInference) {
+  Context cpu;
+  Graph g = chain(6);
+  Tensor x({4, 2, 3, 5});
+  for (size_t i = 0; i < x.count(); ++i) x.data<float>()[i] = float(i % 7) - 3;
+  auto expect = [](float v) { return v > 0 ? v : v / 64; };  // slope 0.5, six times
+  const void* out = g.forward(cpu, x, Mode::train).raw();
+  const size_t bytes = g.planned_bytes();
+
+  const Tensor two = x.images(1, 2);
+  const Tensor& y = g.forward(cpu, two, Mode::infer);
+  EXPECT_EQ(y.shape(), two.shape());
+  EXPECT_EQ(y.raw(), out);
+  EXPECT_EQ(g.planned_bytes(), bytes);
+  for (size_t i = 0; i < y.count(); ++i) ASSERT_EQ(y.data<float>()[i], expect(two.data<float>()[i])) << i;
+
+  const Tensor one = x.images(3, 1);
+  g.forward(cpu, one, Mode::train);
+  Tensor dy({1, 2, 3, 5}), dx(one.shape());
+  for (size_t i = 0; i < dy.count(); ++i) dy.data<float>()[i] = 1;
+  g.backward(cpu, dy, &dx);
+  for (size_t i = 0; i < dx.count(); ++i) ASSERT_EQ(dx.data<float>()[i], one.data<float>()[i] > 0 ? 1 : 1.f / 64) << i;
+
+  EXPECT_EQ(g.forward(cpu, x, Mode::train).shape(), x.shape());
+  EXPECT_EQ(g.planned_bytes(), bytes);
+}
+
+// A node whose output nobody reads would meet backward without a gradient: refused at planning.
+TEST(Graph, OutputNobodyReadsIsAnError) {
+  Graph g;
+  g.add<LeakyReLU>({Graph::kInput}, "unread");
+  g.add<LeakyReLU>({Graph::kInput}, "last");
+  Context cpu;
+  Tensor x({1, 1, 2, 2});
+  for (Mode mode : {Mode::train, Mode::infer}) {
+    try {
+      g.forward(cpu, x, mode);
+      FAIL();
+    } catch (const ShapeError& e) {
+      EXPECT_NE(std::string(e.what()).find("'unread'"), std::string::npos) << e.what();
+    }
+  }
+}
+
 TEST(Graph, BackwardNeedsTrainForward) {
   Context cpu;
   Graph g = chain(2);

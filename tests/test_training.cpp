@@ -4,10 +4,14 @@
 #include <filesystem>
 #include <random>
 
+#include "io/annotations.h"
+#include "io/mrc.h"
 #include "io/weights.h"
 #include "nets/network.h"
 #include "tests/layer_check.h"
+#include "train/data.h"
 #include "train/decode.h"
+#include "train/predict.h"
 #include "train/trainer.h"
 
 namespace cupick {
@@ -194,6 +198,107 @@ TEST(Training, InterruptKeepsTheBestWeights) {
   std::filesystem::remove_all(dir);
 }
 
+// Without a weights file the graph still ends on the kept weights: interrupted in the middle of the
+// third epoch, on those of the second (the best, the first after the warm-up), as a two-epoch run.
+TEST(Training, EndsOnTheKeptWeightsWithoutAFile) {
+  Context cpu;
+  const std::vector<Example> set = particles(4, 4);
+  TrainOptions opt = tiny_options();
+  opt.epochs = 2;
+  int examples = 0;
+  Graph two = tiny_net(8);
+  train(two, cpu, opt, set, copies(set), [&](Example&, std::mt19937&) { ++examples; });
+  const int per_epoch = examples / 2;
+  opt.epochs = 5;
+  examples = 0;
+  Graph stopped = tiny_net(8);
+  const TrainResult r = train(stopped, cpu, opt, set, copies(set), [&](Example&, std::mt19937&) {
+    if (++examples == 2 * per_epoch + 5) request_stop();
+  });
+  EXPECT_TRUE(r.interrupted);
+  EXPECT_EQ(r.best_epoch, 2);
+  EXPECT_EQ(stopped.forward(cpu, set[0].image, Mode::infer).values<float>(),
+            two.forward(cpu, set[0].image, Mode::infer).values<float>());
+}
+
+// Stopped within the warm-up, training keeps and writes its last whole epoch, not the weights it
+// had in the middle of the next one.
+TEST(Training, InterruptInWarmUpKeepsTheLastWholeEpoch) {
+  Context cpu;
+  const std::filesystem::path dir = std::filesystem::temp_directory_path() / "cupick_test_warmup_stop";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  const std::vector<Example> set = particles(4, 9);
+  TrainOptions opt = tiny_options();
+  opt.warmup_epochs = 5;
+  opt.epochs = 1;
+  int examples = 0;
+  Graph one = tiny_net(2);
+  train(one, cpu, opt, set, copies(set), [&](Example&, std::mt19937&) { ++examples; });
+  const int per_epoch = examples;
+  opt.epochs = 5;
+  opt.weights_path = (dir / "model.safetensors").string();
+  examples = 0;
+  Graph stopped = tiny_net(2);
+  const TrainResult r = train(stopped, cpu, opt, set, copies(set), [&](Example&, std::mt19937&) {
+    if (++examples == per_epoch + 5) request_stop();
+  });
+  EXPECT_TRUE(r.interrupted);
+  EXPECT_EQ(r.best_epoch, 1);
+  EXPECT_EQ(read_metadata(opt.weights_path).at("epoch"), "1");
+  Graph reloaded = tiny_net(99);
+  load_weights(opt.weights_path, reloaded.params());
+  const std::vector<float> want = one.forward(cpu, set[0].image, Mode::infer).values<float>();
+  EXPECT_EQ(stopped.forward(cpu, set[0].image, Mode::infer).values<float>(), want);
+  EXPECT_EQ(reloaded.forward(cpu, set[0].image, Mode::infer).values<float>(), want);
+  std::filesystem::remove_all(dir);
+}
+
+// A stop asked for before training starts (Ctrl-C while the data loads) ends it at once, and is
+// cleared for the next run.
+TEST(Training, StopAskedBeforeTheStartEndsItAtOnce) {
+  Context cpu;
+  const std::vector<Example> set = particles(4, 10);
+  TrainOptions opt = tiny_options();
+  opt.epochs = 1;
+  Graph g = tiny_net(3);
+  request_stop();
+  TrainResult r = train(g, cpu, opt, set, copies(set));
+  EXPECT_TRUE(r.interrupted);
+  EXPECT_TRUE(r.history.empty());
+  r = train(g, cpu, opt, set, copies(set));
+  EXPECT_FALSE(r.interrupted);
+  EXPECT_EQ(r.history.size(), 1u);
+}
+
+// As Keras's EarlyStopping and ReduceLROnPlateau: patience counts from the last improvement of at
+// least min_delta below the loss that last reset it. A loss falling by 0.0006 an epoch improves by
+// more than 0.001 every second epoch and trains on; tiny steps from a fixed loss run out of patience.
+TEST(Training, PlateauCountsFromTheLastRealImprovement) {
+  Plateau slow(6, 10, 0.001);
+  for (int epoch = 0; epoch < 40; ++epoch) {
+    const Plateau::Decision d = slow.update(1.0 - 0.0006 * epoch);
+    EXPECT_TRUE(d.best) << epoch;
+    EXPECT_FALSE(d.drop_lr) << epoch;
+    EXPECT_FALSE(d.stop) << epoch;
+  }
+  Plateau flat(3, 5, 0.001);
+  EXPECT_TRUE(flat.update(1.0).best);
+  std::vector<bool> best, drop, stop;
+  for (int epoch = 1; epoch <= 5; ++epoch) {
+    const Plateau::Decision d = flat.update(1.0 - 0.0001 * epoch);
+    best.push_back(d.best), drop.push_back(d.drop_lr), stop.push_back(d.stop);
+  }
+  EXPECT_EQ(best, (std::vector<bool>{true, true, true, true, true}));  // the weights follow any drop
+  EXPECT_EQ(drop, (std::vector<bool>{false, false, true, false, false}));
+  EXPECT_EQ(stop, (std::vector<bool>{false, false, false, false, true}));
+  Plateau worse(2, 3, 0.001);
+  worse.update(1.0);
+  EXPECT_FALSE(worse.update(1.5).best);
+  EXPECT_FALSE(worse.update(std::nan("")).best);  // a NaN loss is no improvement
+  EXPECT_TRUE(worse.update(0.9).best);
+}
+
 // A whole network's forward, loss and backward agree on the CPU and the GPU (skips without a GPU).
 TEST(Training, NetworksCpuMatchGpu) {
   auto gpu = Context::try_gpu();
@@ -241,6 +346,129 @@ TEST(Training, SplitValidationKeepsBothKinds) {
   int empty = 0;
   for (const Example& e : valid) empty += e.boxes.empty();
   EXPECT_EQ(empty, 1);
+}
+
+// ---- Picking ------------------------------------------------------------------------------------
+
+float logit(float p) { return std::log(p / (1 - p)); }
+
+// A micrograph with a bright square on every box (box-file coordinates: centres, y up from the
+// bottom), written as MRC, with its box file.
+void write_micrograph(const std::string& mrc, const std::string& box, int width, int height,
+                      const std::vector<Box>& boxes, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> noise(0, 0.2f);
+  Image image(width, height);
+  for (float& v : image.pixels) v = noise(rng);
+  for (const Box& b : boxes) {
+    const float image_y = file_y_to_image_y(b.y, height);
+    for (int y = int(image_y - 10); y < int(image_y + 10); ++y)
+      for (int x = int(b.x - 10); x < int(b.x + 10); ++x) image.at(x, y) += 3;
+  }
+  write_mrc(mrc, image);
+  if (!box.empty()) write_eman_box(box, boxes, 0);
+}
+
+// Micrograph pixels, network pixels and box-file coordinates meet, on a non-square micrograph whose
+// sides scale differently (400 x 300 -> 160 x 128): a box file read for training (load_examples)
+// lands on its particles in the network's input, and the head a perfect network would give for
+// those boxes comes out of picks_from_head as the file's boxes again, in micrograph pixels and
+// box-file y, with the configured box size and the estimated one.
+TEST(Picking, BoxFileRoundTripsThroughTheNetworkInput) {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / "cupick_test_roundtrip";
+  fs::remove_all(dir);
+  fs::create_directories(dir / "mic");
+  fs::create_directories(dir / "box");
+  const int width = 400, height = 300;
+  const std::vector<Box> truth = {{70, 60, 40, 40, 1}, {210, 150, 36, 44, 1}, {330, 250, 40, 40, 1}};
+  write_micrograph((dir / "mic" / "a.mrc").string(), (dir / "box" / "a.box").string(), width, height, truth, 1);
+  ModelConfig model;
+  model.input_size = {128, 128, false};
+  model.anchors = Anchor{48, 48};
+  model.filter.reset();
+  std::vector<std::string> warnings;
+  const std::vector<Example> examples =
+      load_examples((dir / "mic").string(), (dir / "box").string(), model, warnings);
+  ASSERT_EQ(examples.size(), 1u);
+  EXPECT_TRUE(warnings.empty());
+  const Example& e = examples[0];
+  ASSERT_EQ(e.image.shape(), (Shape{1, 1, 128, 160}));
+  EXPECT_FLOAT_EQ(e.scale_x, 160.f / 400);
+  EXPECT_FLOAT_EQ(e.scale_y, 128.f / 300);
+  ASSERT_EQ(e.boxes.size(), truth.size());
+  for (const Box& b : e.boxes)  // on the particle: well above the background (about 0)
+    EXPECT_GT(e.image.data<float>()[int(b.y) * 160 + int(b.x)], 0.2f) << b.x << " " << b.y;
+
+  // The head: anchor 48 x 48 micrograph pixels, cells of 16 network pixels.
+  const Prepared p = prepare_micrograph((dir / "mic" / "a.mrc").string(), model);
+  Tensor head({1, 6, 8, 10});
+  float* t = head.data<float>();
+  const size_t plane = 80;
+  for (size_t i = 0; i < plane; ++i) t[4 * plane + i] = logit(0.01f);
+  for (const Box& b : e.boxes) {
+    const int cx = int(b.x / 16), cy = int(b.y / 16);
+    const size_t i = size_t(cy) * 10 + cx;
+    t[i] = logit(b.x / 16 - cx);
+    t[plane + i] = logit(b.y / 16 - cy);
+    t[2 * plane + i] = std::log(b.w / (48 * p.scale_x));
+    t[3 * plane + i] = std::log(b.h / (48 * p.scale_y));
+    t[4 * plane + i] = logit(0.9f);
+  }
+  const std::vector<Box> picks = picks_from_head(head, 0, p, {{48.f, 48.f}}, 48, 0.3f, PickOptions{});
+  ASSERT_EQ(picks.size(), truth.size());
+  for (const Box& want : truth) {
+    const Box* got = nullptr;
+    for (const Box& b : picks)
+      if (std::hypot(b.x - want.x, b.y - want.y) < 5) got = &b;
+    ASSERT_NE(got, nullptr) << "no pick at " << want.x << ", " << want.y;
+    EXPECT_NEAR(got->x, want.x, 0.05f);
+    EXPECT_NEAR(got->y, want.y, 0.05f);
+    EXPECT_NEAR(got->est_w, want.w, 0.05f);
+    EXPECT_NEAR(got->est_h, want.h, 0.05f);
+    EXPECT_EQ(got->w, 48);
+    EXPECT_EQ(got->h, 48);
+  }
+  fs::remove_all(dir);
+}
+
+// A damaged micrograph in the input is left out, named, and the others are picked; the next run
+// skips the done ones and tries the damaged one again. Two inputs of one base name are refused.
+TEST(Picking, UnreadableMicrographIsLeftOutAndTriedAgain) {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / "cupick_test_pick_damaged";
+  fs::remove_all(dir);
+  fs::create_directories(dir / "mic");
+  for (const char* name : {"a", "b", "c"})
+    write_micrograph((dir / "mic" / (std::string(name) + ".mrc")).string(), "", 256, 256, {{100, 100, 32, 32, 1}}, 2);
+  fs::resize_file(dir / "mic" / "b.mrc", 3000);
+  ModelConfig model;
+  model.input_size = {128, 128, false};
+  model.anchors = Anchor{32, 32};
+  model.filter.reset();
+  PickOptions opt;
+  opt.batch_size = 2;
+  opt.progress = false;
+  Context cpu;
+  Graph g = tiny_net(1);
+  const std::vector<std::string> files = list_micrographs((dir / "mic").string());
+  const std::string out = (dir / "out").string();
+  PickSummary s = pick_micrographs(g, cpu, model, files, out, opt);
+  EXPECT_EQ(s.picked, 2u);
+  ASSERT_EQ(s.failed.size(), 1u);
+  EXPECT_NE(s.failed[0].find("b.mrc"), std::string::npos) << s.failed[0];
+  EXPECT_TRUE(fs::exists(dir / "out" / "CBOX" / "a.cbox"));
+  EXPECT_FALSE(fs::exists(dir / "out" / "CBOX" / "b.cbox"));
+  EXPECT_TRUE(fs::exists(dir / "out" / "CBOX" / "c.cbox"));
+  s = pick_micrographs(g, cpu, model, files, out, opt);
+  EXPECT_EQ(s.skipped, 2u);
+  EXPECT_EQ(s.picked, 0u);
+  EXPECT_EQ(s.failed.size(), 1u);
+
+  fs::create_directories(dir / "other");
+  fs::copy_file(dir / "mic" / "a.mrc", dir / "other" / "a.mrc");
+  EXPECT_THROW(pick_micrographs(g, cpu, model, {files[0], (dir / "other" / "a.mrc").string()}, out, opt), Error);
+  fs::remove_all(dir);
 }
 
 }  // namespace

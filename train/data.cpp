@@ -84,11 +84,8 @@ std::vector<Example> load_examples(const std::string& image_folder, const std::s
     for (Box& b : boxes) b.y = file_y_to_image_y(b.y, p.height);
     BoxCheck check = check_boxes(boxes, p.width, p.height, annotation_file[key]);
     warnings.insert(warnings.end(), check.warnings.begin(), check.warnings.end());
-    for (Box& b : check.kept) {
-      b.x *= p.scale_x, b.w *= p.scale_x;
-      b.y *= p.scale_y, b.h *= p.scale_y;
-    }
-    examples.push_back({key, std::move(p.image), std::move(check.kept), p.scale_x});
+    for (Box& b : check.kept) b = scale_box(b, p.scale_x, p.scale_y);
+    examples.push_back({key, std::move(p.image), std::move(check.kept), p.scale_x, p.scale_y});
   }
   for (const auto& [key, file] : annotation_file)
     if (!used.count(key)) warnings.push_back(file + ": no micrograph named " + key + " in " + image_folder + ": ignored");

@@ -9,10 +9,11 @@ std::vector<Box> decode_head(const Tensor& head, int image, const std::vector<st
                              int classes, float width, float height, float threshold) {
   const Shape& s = head.shape();
   const int per_anchor = 5 + classes;
-  if (head.device() != Device::cpu || head.dtype() != DType::f32 || s.c != int(anchors.size()) * per_anchor ||
-      image < 0 || image >= s.n)
+  if (head.device() != Device::cpu || head.dtype() != DType::f32 || s.c != int(anchors.size()) * per_anchor)
     throw ShapeError("decode: head " + head.str() + " does not fit " + std::to_string(anchors.size()) +
                      " anchor(s) and " + std::to_string(classes) + " class(es)");
+  if (image < 0 || image >= s.n)
+    throw ShapeError("decode: image " + std::to_string(image) + " of a head of " + std::to_string(s.n));
   const size_t plane = size_t(s.h) * s.w;
   const float* base = head.data<float>() + size_t(image) * s.c * plane;
   const float cell_w = width / s.w, cell_h = height / s.h;

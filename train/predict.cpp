@@ -10,6 +10,7 @@
 #include <deque>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -194,6 +195,11 @@ PickSummary pick_micrographs(Graph& graph, Context& ctx, const ModelConfig& mode
   const std::vector<std::pair<float, float>> anchors = {{float(model.anchors->width), float(model.anchors->height)}};
   const float low = std::min(0.1f, opt.threshold);
 
+  std::map<std::string, std::string> by_name;
+  for (const std::string& f : files)
+    if (auto [it, fresh] = by_name.emplace(base_name(f), f); !fresh)
+      throw Error(it->second + " and " + f + " have the same base name: their picks would overwrite each other");
+
   PickSummary summary;
   std::vector<std::string> todo;
   std::vector<std::vector<Box>> all;  // for DISTR
@@ -246,7 +252,15 @@ PickSummary pick_micrographs(Graph& graph, Context& ctx, const ModelConfig& mode
                    summary.picked / s);
     }
   };
-  while (auto item = prefetch.next()) {
+  for (;;) {
+    std::optional<std::pair<std::string, Prepared>> item;
+    try {
+      item = prefetch.next();
+    } catch (const Error& e) {  // names the file; next() has moved past it
+      summary.failed.push_back(e.what());
+      continue;
+    }
+    if (!item) break;
     if (!batch.empty() && item->second.image.shape() != batch[0].second.image.shape()) flush();
     batch.push_back(std::move(*item));
     if (int(batch.size()) == opt.batch_size) flush();

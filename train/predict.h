@@ -35,13 +35,16 @@ std::vector<Box> picks_from_head(const Tensor& head, int image, const Prepared& 
 struct PickSummary {
   size_t picked = 0, skipped = 0;  // micrographs picked now, and left as they were (done before)
   size_t boxes = 0;                // above the threshold, in the micrographs picked now
+  std::vector<std::string> failed; // one line per micrograph that could not be read (file: problem)
   double seconds = 0;
 };
 
 // Picks every file into out_dir/{CBOX,EMAN,STAR,DISTR}. A micrograph whose CBOX file exists is done
 // (skipped unless opt.overwrite); each file is written to a temporary name and renamed, the CBOX
-// last, so an interrupted run resumes where it stopped. Reading and preprocessing run on a
-// background thread while the network works. `anchors` in micrograph pixels (the config's).
+// last, so an interrupted run resumes where it stopped. A micrograph that cannot be read is left
+// out (in `failed`) and the others are picked: one damaged file does not stop a night's run, and
+// the next run picks just it. Reading and preprocessing run on a background thread while the
+// network works. Error: two files of the same base name (their results would overwrite each other).
 PickSummary pick_micrographs(Graph& graph, Context& ctx, const ModelConfig& model,
                              const std::vector<std::string>& files, const std::string& out_dir,
                              const PickOptions& opt);

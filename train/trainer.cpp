@@ -60,6 +60,24 @@ void write_log(const std::string& folder, const std::vector<EpochLog>& history) 
 
 void request_stop() { g_stop = true; }
 
+Plateau::Decision Plateau::update(double valid_loss) {
+  Decision d;
+  d.best = valid_loss < best_;
+  if (d.best) best_ = valid_loss;
+  if (valid_loss < reference_ - min_delta_) {
+    reference_ = valid_loss;
+    since_improvement_ = since_lr_drop_ = 0;
+  } else {
+    ++since_improvement_, ++since_lr_drop_;
+  }
+  if (since_lr_drop_ >= lr_patience_) {
+    d.drop_lr = true;
+    since_lr_drop_ = 0;
+  }
+  d.stop = since_improvement_ >= stop_patience_;
+  return d;
+}
+
 void split_validation(std::vector<Example>& train, std::vector<Example>& valid, unsigned seed) {
   std::mt19937 rng(seed);
   std::vector<size_t> groups[2];  // with particles, without
@@ -76,10 +94,15 @@ void split_validation(std::vector<Example>& train, std::vector<Example>& valid, 
 
 TrainResult train(Graph& graph, Context& ctx, const TrainOptions& opt, const std::vector<Example>& train_set,
                   const std::vector<Example>& valid_set, const Augment& augment) {
+  // A stop asked for before or during this run ends it; the next run starts afresh.
+  struct ClearStop {
+    ~ClearStop() { g_stop = false; }
+  } clear_stop;
   if (train_set.empty()) throw Error("training: no training micrographs");
   if (valid_set.empty()) throw Error("training: no validation micrographs");
-  if (opt.batch_size <= 0 || opt.train_times <= 0 || opt.epochs <= 0 || opt.learning_rate <= 0)
-    throw Error("training: batch_size, train_times, nb_epoch and learning_rate must be positive");
+  if (opt.batch_size <= 0 || opt.train_times <= 0 || opt.epochs <= 0 || !(opt.learning_rate > 0) ||
+      opt.lr_patience <= 0 || opt.stop_patience <= 0)
+    throw Error("training: batch_size, train_times, nb_epoch, learning_rate and the patiences must be positive");
   const Shape one = train_set[0].image.shape();
   for (const auto* set : {&train_set, &valid_set})
     for (const Example& e : *set)
@@ -134,13 +157,19 @@ TrainResult train(Graph& graph, Context& ctx, const TrainOptions& opt, const std
   const bool tty = opt.progress && isatty(STDERR_FILENO);
   TrainResult result;
   result.best_valid_loss = INFINITY;
-  int since_best = 0, since_lr_drop = 0;
-  g_stop = false;
+  Plateau plateau(opt.lr_patience, opt.stop_patience, opt.min_delta);
+  // The weights training ends on, as a host copy: the best epoch's after the warm-up, or the last
+  // epoch's while there is none (training that ends within the warm-up). Never mid-epoch weights.
+  std::vector<Tensor> kept;
+  auto keep = [&] {
+    kept.clear();
+    for (const NamedParam& p : graph.params()) kept.push_back(p.param->value.to(Device::cpu));
+  };
   std::vector<std::vector<TruthBox>> truth;
   std::vector<const Example*> members;
   std::vector<Example> augmented(opt.batch_size);
 
-  for (int epoch = 1; epoch <= opt.epochs && !g_stop; ++epoch) {
+  for (int epoch = 1; epoch <= opt.epochs; ++epoch) {
     const Clock::time_point start = Clock::now();
     const bool warmup = !opt.fine_tune && epoch <= opt.warmup_epochs;
     std::vector<size_t> order;
@@ -212,18 +241,17 @@ TrainResult train(Graph& graph, Context& ctx, const TrainOptions& opt, const std
     log.learning_rate = adam.learning_rate();
     log.seconds = seconds_since(start);
 
-    // Keep the best weights (any improvement); count epochs without a real one (min_delta). Warm-up
-    // epochs train towards other targets, so their losses are not compared with the later ones.
-    if (!warmup && log.valid_loss < result.best_valid_loss) {
+    // Warm-up epochs train towards other targets, so their losses are not compared with the later
+    // ones, and no plateau is judged before the loss means what it will mean.
+    Plateau::Decision decision;
+    if (!warmup) decision = plateau.update(log.valid_loss);
+    if (decision.best) {
       log.best = true;
-      if (log.valid_loss < result.best_valid_loss - opt.min_delta) since_best = since_lr_drop = 0;
-      else ++since_best, ++since_lr_drop;
       result.best_valid_loss = log.valid_loss;
       result.best_epoch = epoch;
       if (!opt.weights_path.empty()) save_weights(opt.weights_path, graph.params(), {{"epoch", std::to_string(epoch)}});
-    } else if (!warmup) {
-      ++since_best, ++since_lr_drop;
     }
+    if (decision.best || result.best_epoch == 0) keep();
     result.history.push_back(log);
     if (!opt.log_path.empty()) write_log(opt.log_path, result.history);
     if (opt.progress)
@@ -231,24 +259,21 @@ TrainResult train(Graph& graph, Context& ctx, const TrainOptions& opt, const std
                    opt.epochs, log.train_loss, log.valid_loss, log.best ? " (best)" : "", log.learning_rate,
                    clock_text(log.seconds).c_str());
 
-    if (warmup) continue;  // no plateau decisions before the loss means what it will mean
-    if (since_lr_drop >= opt.lr_patience) {
-      adam.set_learning_rate(adam.learning_rate() * 0.1f);
-      since_lr_drop = 0;
-    }
-    if (since_best >= opt.stop_patience) {
+    if (decision.drop_lr) adam.set_learning_rate(adam.learning_rate() * 0.1f);
+    if (decision.stop) {
       result.stopped_early = true;
       break;
     }
   }
-  // End on the best weights. Training that ended within the warm-up keeps its last weights.
-  if (!opt.weights_path.empty()) {
-    if (result.best_epoch > 0) {
-      load_weights(opt.weights_path, graph.params());
-    } else if (!result.history.empty()) {
+  // End on the kept weights (none when stopped within the first epoch).
+  if (!kept.empty()) {
+    const std::vector<NamedParam> params = graph.params();
+    for (size_t i = 0; i < params.size(); ++i) params[i].param->value.copy_from(kept[i]);
+    if (result.best_epoch == 0) {  // ended within the warm-up: the last epoch stands for the best
       result.best_epoch = result.history.back().epoch;
       result.best_valid_loss = result.history.back().valid_loss;
-      save_weights(opt.weights_path, graph.params(), {{"epoch", std::to_string(result.best_epoch)}});
+      if (!opt.weights_path.empty())
+        save_weights(opt.weights_path, params, {{"epoch", std::to_string(result.best_epoch)}});
     }
   }
   return result;

@@ -2,6 +2,7 @@
 // the YOLO loss, Adam, validation every epoch, the learning rate x0.1 on a plateau, early stopping,
 // the best weights kept, a CSV log and a progress line.
 #pragma once
+#include <cmath>
 #include <functional>
 #include <random>
 #include <string>
@@ -18,8 +19,10 @@ struct Example {
   std::string name;
   Tensor image;            // 1 x C x H x W, host, f32, normalised
   std::vector<Box> boxes;  // in the pixels of `image`
-  float scale = 1;         // pixels of `image` per micrograph pixel (anchors are in micrograph pixels)
-  Example copy() const { return {name, image.clone(), boxes, scale}; }
+  // Pixels of `image` per micrograph pixel, per axis: both sides are rounded to multiples of 32, so
+  // they differ a little on a non-square micrograph (anchors are in micrograph pixels).
+  float scale_x = 1, scale_y = 1;
+  Example copy() const { return {name, image.clone(), boxes, scale_x, scale_y}; }
 };
 
 // Changes an example in place (geometry moves the boxes too), drawing from `rng`.
@@ -37,7 +40,7 @@ struct TrainOptions {
   int lr_patience = 6;       // epochs without improvement before the learning rate drops x0.1
   int stop_patience = 10;    // epochs without improvement before training stops (never in warm-up)
   double min_delta = 0.001;  // the least drop of the validation loss that counts as improvement
-  std::string weights_path;  // where the best weights go (saved_weights_name); empty: kept in memory
+  std::string weights_path;  // where the best weights go (saved_weights_name); empty: in memory only
   std::string log_path;      // folder of training.csv; empty: no log
   bool fine_tune = false;    // train only the last two convolutions; every other layer is frozen
   unsigned seed = 10;
@@ -61,17 +64,41 @@ struct TrainResult {
   bool interrupted = false;
 };
 
+// Keras's ModelCheckpoint (save_best_only), ReduceLROnPlateau and EarlyStopping together, fed one
+// validation loss per epoch after the warm-up. The best weights follow any drop of the loss; the
+// patience counters count from the last drop of at least min_delta below the loss that last reset
+// them (not below the best), as Keras does: a loss that falls slowly but steadily still improves
+// every few epochs and does not stop training.
+class Plateau {
+ public:
+  Plateau(int lr_patience, int stop_patience, double min_delta)
+      : lr_patience_(lr_patience), stop_patience_(stop_patience), min_delta_(min_delta) {}
+  struct Decision {
+    bool best = false;     // the lowest loss so far: keep these weights
+    bool drop_lr = false;  // lr_patience epochs without improvement: learning rate x0.1
+    bool stop = false;     // stop_patience epochs without improvement
+  };
+  Decision update(double valid_loss);
+
+ private:
+  int lr_patience_, stop_patience_;
+  double min_delta_;
+  double best_ = INFINITY, reference_ = INFINITY;
+  int since_improvement_ = 0, since_lr_drop_ = 0;
+};
+
 // Moves about 20% of `train` into `valid`, chosen with `seed`, separately among micrographs with
 // particles and without (crYOLO's split when no validation folder is given).
 void split_validation(std::vector<Example>& train, std::vector<Example>& valid, unsigned seed);
 
 // Trains `graph` (built, initialised or loaded, and on ctx's device). At the end the graph holds
-// the best weights seen (lowest validation loss), which are also in opt.weights_path.
+// the best weights seen after the warm-up (lowest validation loss), which are also in
+// opt.weights_path; training that ended within the warm-up holds and writes its last epoch's.
 TrainResult train(Graph& graph, Context& ctx, const TrainOptions& opt, const std::vector<Example>& train_set,
                   const std::vector<Example>& valid_set, const Augment& augment = {});
 
-// Asks a running train() to stop after its current batch; the kept weights stay as they are.
-// Safe to call from a signal handler.
+// Asks train() to stop after its current batch (or at once, when asked before it started); the kept
+// weights stay as they are. Safe to call from a signal handler; train() clears it when it returns.
 void request_stop();
 
 }  // namespace cupick
