@@ -15,6 +15,7 @@
 #include <string_view>
 
 #include "engine/error.h"
+#include "io/files.h"
 
 namespace cupick {
 namespace {
@@ -262,25 +263,6 @@ void check_sizes(const std::string& path, const std::vector<Box>& boxes, float b
                      std::to_string(boxes[i].h) + "); give a box size");
 }
 
-// Writes "<path>.tmp" and renames it to `path`.
-void write_file(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp";
-  std::FILE* f = std::fopen(tmp.c_str(), "wb");
-  if (!f) fail(path, "cannot create " + tmp + " (" + std::strerror(errno) + ")");
-  bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size();
-  int err = ok ? 0 : errno;
-  if (std::fclose(f) != 0 && ok) ok = false, err = errno;
-  if (!ok) {
-    std::remove(tmp.c_str());
-    fail(path, "cannot write " + tmp + " (" + std::strerror(err) + ")");
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    err = errno;
-    std::remove(tmp.c_str());
-    fail(path, "cannot rename " + tmp + " to it (" + std::strerror(err) + ")");
-  }
-}
-
 // A STAR value: quoted where it would otherwise read as something else or split in two.
 std::string star_value(const std::string& path, const std::string& s) {
   if (s.empty()) fail(path, "no micrograph name to write");
@@ -451,21 +433,21 @@ void write_eman_box(const std::string& path, const std::vector<Box>& boxes, floa
     append_number(text, h);
     text += '\n';
   }
-  write_file(path, text);
+  write_file_atomically(path, text);
 }
 
 void write_star(const std::string& path, const std::vector<Box>& boxes, const std::string& micrograph_name) {
   std::string text;
   append_star_header(text);
   append_star_rows(text, path, micrograph_name, boxes);
-  write_file(path, text);
+  write_file_atomically(path, text);
 }
 
 void write_star_by_micrograph(const std::string& path, const std::map<std::string, std::vector<Box>>& boxes) {
   std::string text;
   append_star_header(text);
   for (const auto& [micrograph, list] : boxes) append_star_rows(text, path, micrograph, list);
-  write_file(path, text);
+  write_file_atomically(path, text);
 }
 
 void write_cbox(const std::string& path, const std::vector<Box>& boxes, float box_size) {
@@ -493,7 +475,7 @@ void write_cbox(const std::string& path, const std::vector<Box>& boxes, float bo
   }
   // crYOLO ends every file with the slices it picked; a 2D micrograph has none.
   text += "\ndata_cryolo_include\n\nloop_\n_slice_index #1\n";
-  write_file(path, text);
+  write_file_atomically(path, text);
 }
 
 BoxCheck check_boxes(const std::vector<Box>& boxes, int image_width, int image_height, const std::string& file) {

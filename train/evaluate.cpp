@@ -12,6 +12,7 @@
 
 #include "engine/error.h"
 #include "io/annotations.h"
+#include "io/files.h"
 #include "io/plot.h"
 
 namespace cupick {
@@ -101,25 +102,6 @@ BoxesByMicrograph read_folder(const std::string& dir, const std::string& side, d
     }
   }
   return boxes;
-}
-
-// Writes `text` to "<path>.tmp" and renames that to `path`.
-void write_atomically(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp";
-  std::FILE* f = std::fopen(tmp.c_str(), "wb");
-  if (!f) throw Error(path + ": cannot create " + tmp + ": " + std::strerror(errno));
-  const bool written = std::fwrite(text.data(), 1, text.size(), f) == text.size();
-  const int err = errno;
-  if (std::fclose(f) != 0 || !written) {
-    const std::string why = std::strerror(written ? errno : err);
-    std::remove(tmp.c_str());
-    throw Error(path + ": cannot write " + tmp + ": " + why);
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    const std::string why = std::strerror(errno);
-    std::remove(tmp.c_str());
-    throw Error(path + ": cannot rename " + tmp + " to it: " + why);
-  }
 }
 
 }  // namespace
@@ -249,7 +231,7 @@ void write_report_json(const std::string& path, const Evaluation& e) {
       {"warnings", e.warnings},
       {"curve", curve},
   };
-  write_atomically(path, report.dump(2) + "\n");
+  write_file_atomically(path, report.dump(2) + "\n");
 }
 
 void write_pr_curve_png(const std::string& path, const Evaluation& e, int width, int height) {

@@ -9,13 +9,13 @@
 #include <cstdio>
 #include <deque>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <mutex>
 #include <optional>
 #include <thread>
 
 #include "io/annotations.h"
+#include "io/files.h"
 #include "io/micrograph.h"
 #include "io/plot.h"
 #include "train/decode.h"
@@ -125,16 +125,6 @@ double quantile(const std::vector<double>& v, double q) {
   return i + 1 < v.size() ? v[i] + (pos - i) * (v[i + 1] - v[i]) : v.back();
 }
 
-void write_text(const fs::path& path, const std::string& text) {
-  const std::string tmp = path.string() + ".tmp";
-  {
-    std::ofstream f(tmp);
-    f << text;
-    if (!f) throw Error(tmp + ": cannot write");
-  }
-  fs::rename(tmp, path);
-}
-
 // DISTR/: the estimated sizes and confidences of every pick in CBOX/ (this run's and earlier ones).
 void write_distributions(const fs::path& out, const std::vector<std::vector<Box>>& all) {
   std::vector<double> sizes, confidences;
@@ -163,8 +153,8 @@ void write_distributions(const fs::path& out, const std::vector<std::vector<Box>
   };
   summary = describe("size (px)", sizes) + describe("confidence", confidences);
   fs::create_directories(out);
-  write_text(out / "distribution.csv", values);
-  write_text(out / "summary.txt", summary);
+  write_file_atomically((out / "distribution.csv").string(), values);
+  write_file_atomically((out / "summary.txt").string(), summary);
   // The confidence histogram as a curve (fraction of picks per 0.05 bin).
   LinePlot plot;
   plot.y_max = 0;

@@ -7,9 +7,10 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
+#include <sstream>
 #include <numeric>
 
+#include "io/files.h"
 #include "io/weights.h"
 #include "train/optimizer.h"
 
@@ -41,19 +42,13 @@ std::vector<TruthBox> to_grid(const std::vector<Box>& boxes, float cell_w, float
 // Writes the whole log again each epoch, through a temporary file, so it is never half written.
 void write_log(const std::string& folder, const std::vector<EpochLog>& history) {
   std::filesystem::create_directories(folder);
-  const std::filesystem::path path = std::filesystem::path(folder) / "training.csv";
-  const std::string tmp = path.string() + ".tmp";
-  {
-    std::ofstream f(tmp);
-    if (!f) throw Error(tmp + ": cannot write the training log");
-    f << "epoch,loss,val_loss,val_xy,val_wh,val_object,val_no_object,val_class,learning_rate,seconds,best\n";
-    for (const EpochLog& e : history)
-      f << e.epoch << ',' << e.train_loss << ',' << e.valid_loss << ',' << e.valid_terms.xy << ','
-        << e.valid_terms.wh << ',' << e.valid_terms.object << ',' << e.valid_terms.no_object << ','
-        << e.valid_terms.cls << ',' << e.learning_rate << ',' << e.seconds << ',' << (e.best ? 1 : 0) << '\n';
-    if (!f) throw Error(tmp + ": cannot write the training log");
-  }
-  std::filesystem::rename(tmp, path);
+  std::ostringstream f;
+  f << "epoch,loss,val_loss,val_xy,val_wh,val_object,val_no_object,val_class,learning_rate,seconds,best\n";
+  for (const EpochLog& e : history)
+    f << e.epoch << ',' << e.train_loss << ',' << e.valid_loss << ',' << e.valid_terms.xy << ','
+      << e.valid_terms.wh << ',' << e.valid_terms.object << ',' << e.valid_terms.no_object << ','
+      << e.valid_terms.cls << ',' << e.learning_rate << ',' << e.seconds << ',' << (e.best ? 1 : 0) << '\n';
+  write_file_atomically((std::filesystem::path(folder) / "training.csv").string(), f.str());
 }
 
 }  // namespace
