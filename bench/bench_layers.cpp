@@ -1,15 +1,24 @@
-// Every layer, forward and backward, at the shapes PhosaurusNet has on a 1024x1024 micrograph, batch
-// 1 and 8; on the CPU always and on GPU 0 when there is one. Convolutions report GFLOP/s (2 x
-// multiply-adds; backward counts data + filter gradients, 2x forward), the other layers GB/s of
-// tensors read and written. Run `cupick_bench --benchmark_filter=gpu` for the GPU alone.
+// Every layer, forward and backward, at the shapes it has in PhosaurusNet, YOLO and crYOLO on a
+// 1024x1024 micrograph. The cases come from the networks' graphs (nets/*.json through build_network
+// and Graph::shapes), one per distinct (layer type, hyper-parameters, input shapes): the three
+// networks share their backbone, so about 40 cases cover all of their 180 layers; each case's label
+// names the layers it stands for.
+//
+// GPU 0, when there is one: batch 1, 4 and 8. CPU: batch 1 only (the whole CPU suite takes a few
+// minutes on two cores). Convolutions count 2 x multiply-adds (backward: the data and the filter
+// gradients, 2x forward) and report TFLOP/s (GPU) or GFLOP/s (CPU); the other layers report the bytes
+// a perfect kernel moves (each input, output and gradient once) as TB/s or GB/s. On a known GPU
+// (bench/peaks.h) the counters %fp32, %bf16 and %bw give the share of the datasheet peaks.
+// `cupick_bench_layers --benchmark_filter=^gpu/` runs the GPU alone.
 #include <benchmark/benchmark.h>
-#include <cuda_runtime.h>
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "bench/peaks.h"
 #include "engine/layers/batchnorm.h"
 #include "engine/layers/concat.h"
 #include "engine/layers/conv.h"
@@ -17,58 +26,89 @@
 #include "engine/layers/maxpool.h"
 #include "engine/layers/reorg.h"
 #include "engine/layers/upsample.h"
+#include "nets/network.h"
 
 namespace cupick {
 namespace {
 
+constexpr int kImage = 1024;
+
 struct Case {
-  std::string name;  // PhosaurusNet's layer
-  std::function<std::unique_ptr<Layer>()> make;
-  std::vector<Shape> in;  // batch 1; scaled to the batch below
-  double flop = 0;        // forward, batch 1; 0 for memory-bound layers
+  std::string name;                 // "conv3x3:32-64@512": type, channels, input height
+  std::vector<std::string> where;   // "PhosaurusNet/conv_2", ... every layer this case stands for
+  std::function<std::unique_ptr<Layer>()> make;  // a fresh layer like them (parameters zero)
+  std::vector<Shape> in;            // batch 1
+  double flop = 0;                  // forward, batch 1; 0 for the memory-bound layers
 };
 
-std::vector<Case> phosaurus_cases() {
-  std::vector<Case> cases;
-  auto conv = [&](std::string name, int cin, int cout, int k, int size, bool bias = false) {
-    cases.push_back({name, [=] { return std::make_unique<Conv2D>(name, cin, cout, k, bias); },
-                     {{1, cin, size, size}}, 2.0 * size * size * cout * cin * k * k});
-  };
-  auto each = [&](std::string name, int c, int size, auto make) {
-    cases.push_back({name, make, {{1, c, size, size}}, 0});
-  };
-  // Backbone (layers 1-13), then 14-20 at stride 32, passthrough and head at stride 16. Layers with
-  // the same shape as one listed are left out: 5 = 3, 8 = 6, 11 and 13 = 9, 12 = 10, 16 and 18 = 14,
-  // 17 = 15, 20 = 19.
-  conv("conv_1_depth1", 1, 32, 3, 1024);
-  conv("conv_2", 32, 64, 3, 512);
-  conv("conv_3", 64, 128, 3, 256);
-  conv("conv_4", 128, 64, 1, 256);
-  conv("conv_6", 128, 256, 3, 128);
-  conv("conv_7", 256, 128, 1, 128);
-  conv("conv_9", 256, 512, 3, 64);
-  conv("conv_10", 512, 256, 1, 64);
-  conv("conv_14", 512, 1024, 3, 32);
-  conv("conv_15", 1024, 512, 1, 32);
-  conv("conv_19", 1024, 1024, 3, 32);
-  conv("conv_21_", 512, 256, 1, 64);
-  conv("conv_22", 1280, 1024, 3, 64);
-  conv("conv_23", 1024, 6, 1, 64, true);
-  for (auto [c, size] : {std::pair{32, 1024}, {128, 256}, {512, 64}, {1024, 32}}) {
-    const std::string at = std::to_string(c) + "x" + std::to_string(size);
-    each("norm@" + at, c, size, [c] { return std::make_unique<BatchNorm>("norm", c); });
-    each("leaky@" + at, c, size, [] { return std::make_unique<LeakyReLU>("leaky"); });
+// A layer's name for the suite and a maker of fresh copies, from the layer in a network's graph.
+std::pair<std::string, std::function<std::unique_ptr<Layer>()>> describe(Layer& layer, const std::vector<Shape>& in) {
+  const std::string at = "@" + std::to_string(in[0].h), n = layer.name();
+  const std::string c = std::to_string(in[0].c);
+  if (auto* conv = dynamic_cast<Conv2D*>(&layer)) {
+    const int i = conv->in_channels(), o = conv->out_channels(), k = conv->kernel_size();
+    const bool bias = conv->has_bias();
+    const std::string kk = std::to_string(k) + "x" + std::to_string(k);
+    return {"conv" + kk + ":" + c + "-" + std::to_string(o) + at,
+            [=] { return std::make_unique<Conv2D>(n, i, o, k, bias); }};
   }
-  for (auto [c, size] : {std::pair{32, 1024}, {64, 512}, {128, 256}, {256, 128}, {512, 64}})
-    each("maxpool@" + std::to_string(c) + "x" + std::to_string(size), c, size,
-         [] { return std::make_unique<MaxPool>("maxpool"); });
-  each("upsample_20", 1024, 32, [] { return std::make_unique<Upsample>("upsample"); });
-  each("reorg_21 (YOLO)", 64, 64, [] { return std::make_unique<Reorg>("reorg"); });
-  cases.push_back({"concat_21", [] { return std::make_unique<Concat>("concat"); }, {{1, 256, 64, 64}, {1, 1024, 64, 64}}, 0});
+  if (auto* norm = dynamic_cast<BatchNorm*>(&layer)) {
+    const int ch = norm->channels();
+    const double momentum = norm->momentum(), eps = norm->epsilon();
+    return {"batchnorm:" + c + at, [=] { return std::make_unique<BatchNorm>(n, ch, momentum, eps); }};
+  }
+  if (auto* leaky = dynamic_cast<LeakyReLU*>(&layer)) {
+    const float slope = leaky->slope();
+    return {"leaky:" + c + at, [=] { return std::make_unique<LeakyReLU>(n, slope); }};
+  }
+  if (dynamic_cast<MaxPool*>(&layer)) return {"maxpool:" + c + at, [=] { return std::make_unique<MaxPool>(n); }};
+  if (dynamic_cast<Upsample*>(&layer)) return {"upsample:" + c + at, [=] { return std::make_unique<Upsample>(n); }};
+  if (dynamic_cast<Reorg*>(&layer)) return {"reorg:" + c + at, [=] { return std::make_unique<Reorg>(n); }};
+  if (dynamic_cast<Concat*>(&layer)) {
+    std::string parts;
+    for (const Shape& s : in) parts += (parts.empty() ? "" : "+") + std::to_string(s.c);
+    return {"concat:" + parts + at, [=] { return std::make_unique<Concat>(n); }};
+  }
+  throw Error(std::string("bench_layers: no benchmark case for layer type '") + layer.type() + "'");
+}
+
+// The distinct layers of the three networks, in the order they first appear.
+std::vector<Case> network_cases() {
+  std::vector<Case> cases;
+  std::map<std::string, size_t> seen;  // case name -> index
+  for (const char* arch : {"PhosaurusNet", "YOLO", "crYOLO"}) {
+    Graph g = build_network(arch, 1, 1, 1);
+    const Shape input{1, 1, kImage, kImage};
+    const std::vector<Shape> shapes = g.shapes(input);
+    std::map<std::string, Shape> by_name{{Graph::kInput, input}};
+    for (size_t i = 0; i < g.size(); ++i) {
+      Layer& layer = g.layer(i);
+      std::vector<Shape> in;
+      for (const std::string& from : g.inputs(i)) in.push_back(by_name.at(from));
+      by_name[layer.name()] = shapes[i];
+      auto [name, make] = describe(layer, in);
+      if (!seen.count(name)) {
+        seen[name] = cases.size();
+        double flop = 0;
+        if (auto* conv = dynamic_cast<Conv2D*>(&layer))
+          flop = 2.0 * shapes[i].count() * conv->in_channels() * conv->kernel_size() * conv->kernel_size();
+        cases.push_back({name, {}, make, in, flop});
+      }
+      cases[seen[name]].where.push_back(std::string(arch) + "/" + layer.name());
+    }
+  }
   return cases;
 }
 
-// Times one forward or backward; on the GPU with CUDA events around the stream's work.
+// Deterministic, varied values (no ties in max-pooling, both signs for leaky ReLU).
+Tensor pattern(Shape s, Device device, int salt) {
+  Tensor host(s);
+  float* v = host.data<float>();
+  for (size_t i = 0; i < host.count(); ++i) v[i] = float((i * 7919 + size_t(salt) * 104729) % 1009) / 1009 - 0.5f;
+  return host.to(device);
+}
+
+// Times one forward (train mode, as in training) or one backward of a fresh layer.
 void run(benchmark::State& state, const Case& c, int batch, Context& ctx, bool backward) {
   std::unique_ptr<Layer> layer = c.make();
   layer->to(ctx.device());
@@ -77,46 +117,40 @@ void run(benchmark::State& state, const Case& c, int batch, Context& ctx, bool b
   std::vector<Tensor> in, din;
   Inputs ptrs;
   InputGrads grads;
-  for (const Shape& s : shapes) in.emplace_back(s, ctx.device());
-  for (const Shape& s : shapes) din.emplace_back(s, ctx.device());
+  for (size_t i = 0; i < shapes.size(); ++i) {
+    in.push_back(pattern(shapes[i], ctx.device(), int(i)));
+    din.emplace_back(shapes[i], ctx.device());
+  }
   for (size_t i = 0; i < in.size(); ++i) {
     ptrs.push_back(&in[i]);
     grads.push_back({&din[i], GradMode::overwrite});
   }
   const Shape out_shape = layer->output_shape(shapes);
-  Tensor out(out_shape, ctx.device()), dout(out_shape, ctx.device());
+  Tensor out(out_shape, ctx.device()), dout = pattern(out_shape, ctx.device(), 7);
   layer->forward(ctx, ptrs, out, Mode::train);  // warm-up: algorithm choice, workspace
   if (backward) layer->backward(ctx, ptrs, out, dout, grads);
   ctx.sync();
 
-  cudaEvent_t start = nullptr, stop = nullptr;
-  if (ctx.on_gpu()) {
-    CUDA_CHECK(cudaEventCreate(&start));
-    CUDA_CHECK(cudaEventCreate(&stop));
-  }
-  for (auto _ : state) {
-    if (ctx.on_gpu()) CUDA_CHECK(cudaEventRecord(start, ctx.stream()));
-    if (backward) layer->backward(ctx, ptrs, out, dout, grads);
-    else layer->forward(ctx, ptrs, out, Mode::train);
-    if (ctx.on_gpu()) {
-      CUDA_CHECK(cudaEventRecord(stop, ctx.stream()));
-      CUDA_CHECK(cudaEventSynchronize(stop));
-      float ms = 0;
-      CUDA_CHECK(cudaEventElapsedTime(&ms, start, stop));
-      state.SetIterationTime(ms * 1e-3);
-    }
-  }
-  if (start) cudaEventDestroy(start), cudaEventDestroy(stop);
+  double seconds = 0;
+  for (auto _ : state)
+    seconds += bench::timed_iteration(state, ctx.stream(), ctx.on_gpu(), [&] {
+      if (backward) layer->backward(ctx, ptrs, out, dout, grads);
+      else layer->forward(ctx, ptrs, out, Mode::train);
+    });
 
+  static const std::optional<bench::Peaks> peaks = bench::peaks_for(bench::gpu_name());
   if (c.flop > 0) {
-    const double flop = c.flop * batch * (backward ? 2 : 1);
-    state.counters["GFLOP/s"] = benchmark::Counter(flop * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+    bench::report_flop(state, c.flop * batch * (backward ? 2 : 1), seconds, ctx.on_gpu(), peaks);
   } else {
-    // Bytes a perfect kernel moves: inputs and output once (backward: inputs, output grad, input grads).
+    // Forward reads the inputs and writes the output; backward reads the inputs and the output's
+    // gradient and writes the inputs' gradients.
     double bytes = out.bytes();
     for (const Tensor& t : in) bytes += t.bytes() * (backward ? 2 : 1);
-    state.counters["GB/s"] = benchmark::Counter(bytes * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+    bench::report_bytes(state, bytes, seconds, ctx.on_gpu(), peaks);
   }
+  std::string label = c.where[0];
+  if (c.where.size() > 1) label += " +" + std::to_string(c.where.size() - 1) + " more";
+  state.SetLabel(label);
 }
 
 }  // namespace
@@ -126,12 +160,15 @@ int main(int argc, char** argv) {
   using namespace cupick;
   static Context cpu;
   static std::unique_ptr<Context> gpu = Context::try_gpu();
-  static const std::vector<Case> cases = phosaurus_cases();
-  std::printf("devices: cpu%s\n", gpu ? (", " + gpu->describe()).c_str() : " (no GPU)");
+  static const std::vector<Case> cases = network_cases();
+  std::printf("devices: cpu%s; %zu distinct layers of PhosaurusNet, YOLO and crYOLO at %dx%d\n",
+              gpu ? (", " + gpu->describe()).c_str() : " (no GPU)", cases.size(), kImage, kImage);
+  bench::add_device_context(gpu != nullptr);
   for (Context* ctx : {&cpu, gpu.get()}) {
     if (!ctx) continue;
+    const std::vector<int> batches = ctx->on_gpu() ? std::vector<int>{1, 4, 8} : std::vector<int>{1};
     for (const Case& c : cases)
-      for (int batch : {1, 8})
+      for (int batch : batches)
         for (bool backward : {false, true}) {
           const std::string name = std::string(device_name(ctx->device())) + "/" + c.name + "/" +
                                    (backward ? "backward" : "forward") + "/batch:" + std::to_string(batch);

@@ -1,14 +1,19 @@
-// Whole networks: inference per image (batch 1 and 8) and one training step (batch 4: forward,
-// YOLO loss, backward, Adam) on 1024x1024 micrographs, for crYOLO, YOLO and PhosaurusNet, on the CPU
-// and on GPU 0 when there is one. Counters: images/s, GFLOP/s (forward: the network's own count;
-// training: 3x forward), and the memory the graph planned for activations and gradients.
-// The CPU figures at 1024 take about a minute per iteration: filter with e.g. --benchmark_filter=gpu.
+// Whole networks: inference and one training step (forward, YOLO loss, backward, Adam) for crYOLO,
+// YOLO and PhosaurusNet on 1024x1024 micrographs. GPU 0, when there is one: batch 1, 4 and 8. CPU:
+// inference at batch 1, the training step at batch 1 and 4 (a PhosaurusNet step at batch 4 takes
+// about 1.5 minutes on two cores). Counters: images/s; TFLOP/s (GPU) or GFLOP/s (CPU), counting the
+// network's forward convolutions (nets/network.h network_size) and, for training, 3x that (forward,
+// data and filter gradients); on a known GPU the share of the peaks (bench/peaks.h); MiB, the
+// memory the graph planned for activations (and, in training, gradients).
+// `--size=N` (a multiple of 32) replaces 1024, e.g. for a quick check that the harness runs.
 #include <benchmark/benchmark.h>
 #include <cuda_runtime.h>
 
+#include <cstring>
 #include <memory>
 #include <string>
 
+#include "bench/peaks.h"
 #include "nets/network.h"
 #include "train/optimizer.h"
 #include "train/yolo_loss.h"
@@ -40,32 +45,20 @@ struct Setup {
   }
 };
 
-void time_region(benchmark::State& state, Context& ctx, const std::function<void()>& work) {
-  if (!ctx.on_gpu()) {
-    work();
-    return;
-  }
-  cudaEvent_t start, stop;
-  CUDA_CHECK(cudaEventCreate(&start));
-  CUDA_CHECK(cudaEventCreate(&stop));
-  CUDA_CHECK(cudaEventRecord(start, ctx.stream()));
-  work();
-  CUDA_CHECK(cudaEventRecord(stop, ctx.stream()));
-  CUDA_CHECK(cudaEventSynchronize(stop));
-  float ms = 0;
-  CUDA_CHECK(cudaEventElapsedTime(&ms, start, stop));
-  state.SetIterationTime(ms * 1e-3);
-  cudaEventDestroy(start);
-  cudaEventDestroy(stop);
+void report(benchmark::State& state, Context& ctx, int batch, double flop, double seconds) {
+  state.counters["images/s"] = batch * double(state.iterations()) / seconds;
+  state.counters["ms/image"] = seconds * 1e3 / (batch * double(state.iterations()));
+  bench::report_flop(state, flop, seconds, ctx.on_gpu(), bench::peaks_for(bench::gpu_name()));
 }
 
 void inference(benchmark::State& state, const std::string& arch, Context* ctx, int batch, int size) {
   Setup s(arch, *ctx, {batch, 1, size, size});
   s.graph.forward(*ctx, s.input, Mode::infer);  // plan, algorithms, workspace
   ctx->sync();
-  for (auto _ : state) time_region(state, *ctx, [&] { s.graph.forward(*ctx, s.input, Mode::infer); });
-  state.counters["images/s"] = benchmark::Counter(batch, benchmark::Counter::kIsIterationInvariantRate);
-  state.counters["GFLOP/s"] = benchmark::Counter(s.size.gflop, benchmark::Counter::kIsIterationInvariantRate);
+  double seconds = 0;
+  for (auto _ : state)
+    seconds += bench::timed_iteration(state, ctx->stream(), ctx->on_gpu(), [&] { s.graph.forward(*ctx, s.input, Mode::infer); });
+  report(state, *ctx, batch, s.size.gflop * 1e9, seconds);
   state.counters["MiB"] = double(s.graph.planned_bytes()) / (1 << 20);
 }
 
@@ -86,9 +79,9 @@ void training_step(benchmark::State& state, const std::string& arch, Context* ct
   };
   step();
   ctx->sync();
-  for (auto _ : state) time_region(state, *ctx, step);
-  state.counters["images/s"] = benchmark::Counter(batch, benchmark::Counter::kIsIterationInvariantRate);
-  state.counters["GFLOP/s"] = benchmark::Counter(3 * s.size.gflop, benchmark::Counter::kIsIterationInvariantRate);
+  double seconds = 0;
+  for (auto _ : state) seconds += bench::timed_iteration(state, ctx->stream(), ctx->on_gpu(), step);
+  report(state, *ctx, batch, 3 * s.size.gflop * 1e9, seconds);
   state.counters["MiB"] = double(s.graph.planned_bytes()) / (1 << 20);
 }
 
@@ -97,22 +90,35 @@ void training_step(benchmark::State& state, const std::string& arch, Context* ct
 
 int main(int argc, char** argv) {
   using namespace cupick;
+  int size = 1024;
+  for (int i = 1; i < argc; ++i)
+    if (std::strncmp(argv[i], "--size=", 7) == 0) {
+      size = std::atoi(argv[i] + 7);
+      check_input_size({1, 1, size, size});
+      for (int j = i; j < argc; ++j) argv[j] = argv[j + 1];
+      --argc, --i;
+    }
+  bench::add_device_context(gpu_context() != nullptr);
   for (Context* ctx : {&cpu_context(), gpu_context()}) {
     if (!ctx) continue;
     const std::string dev = device_name(ctx->device());
+    const bool gpu = ctx->on_gpu();
+    auto add = [&](const std::string& name, auto work) {
+      auto* b = benchmark::RegisterBenchmark(name.c_str(), work);
+      b->Unit(benchmark::kMillisecond);
+      if (gpu) b->UseManualTime();
+      else b->Iterations(1)->UseRealTime();  // seconds per iteration at 1024
+    };
     for (const char* arch : {"PhosaurusNet", "YOLO", "crYOLO"}) {
-      for (int batch : {1, 8}) {
-        auto* b = benchmark::RegisterBenchmark((dev + "/" + arch + "/inference/1024/batch:" + std::to_string(batch)).c_str(),
-                                              [=](benchmark::State& s) { inference(s, arch, ctx, batch, 1024); });
-        b->Unit(benchmark::kMillisecond);
-        if (ctx->on_gpu()) b->UseManualTime();
-        else b->Iterations(1)->UseRealTime();
-      }
-      auto* t = benchmark::RegisterBenchmark((dev + "/" + arch + "/train_step/1024/batch:4").c_str(),
-                                            [=](benchmark::State& s) { training_step(s, arch, ctx, 4, 1024); });
-      t->Unit(benchmark::kMillisecond);
-      if (ctx->on_gpu()) t->UseManualTime();
-      else t->Iterations(1)->UseRealTime();
+      auto name = [&](const char* what, int batch) {  // "gpu/YOLO/inference/1024/batch:8"
+        std::string n = dev;
+        for (const std::string& part : {std::string(arch), std::string(what), std::to_string(size)}) n += "/" + part;
+        return n + "/batch:" + std::to_string(batch);
+      };
+      for (int batch : gpu ? std::vector<int>{1, 4, 8} : std::vector<int>{1})
+        add(name("inference", batch), [=](benchmark::State& s) { inference(s, arch, ctx, batch, size); });
+      for (int batch : gpu ? std::vector<int>{1, 4, 8} : std::vector<int>{1, 4})
+        add(name("train_step", batch), [=](benchmark::State& s) { training_step(s, arch, ctx, batch, size); });
     }
   }
   benchmark::Initialize(&argc, argv);

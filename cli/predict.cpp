@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <csignal>
+#include <cstdlib>
 #include <cstdio>
 #include <filesystem>
 
@@ -23,8 +24,7 @@ namespace cupick::cli {
 std::unique_ptr<Context> choose_device(const Args& args) {
   if (args.has("--cpu")) return std::make_unique<Context>();
   if (args.has("--gpu")) {
-    const std::vector<std::string>& ids = args.all("--gpu");
-    if (ids.size() > 1) throw Error("several GPUs (-g " + ids[0] + " " + ids[1] + " ...) are not supported yet: give one id");
+    if (args.all("--gpu").size() > 1) throw Error("this command runs on one GPU: give one id to -g");
     return std::make_unique<Context>(args.get_int("--gpu", 0));
   }
   if (auto gpu = Context::try_gpu()) return gpu;
@@ -52,6 +52,14 @@ std::vector<std::string> expand_inputs(const std::vector<std::string>& inputs) {
   return files;
 }
 
+// One -g value: a GPU id.
+int parse_gpu_id(const std::string& id) {
+  char* end = nullptr;
+  const long v = std::strtol(id.c_str(), &end, 10);
+  if (id.empty() || *end || v < 0 || v > 1024) throw UsageError("-g needs GPU ids (0, 1, ...), got '" + id + "'");
+  return int(v);
+}
+
 // A private filter cache for --otf, removed however picking ends.
 struct TemporaryFolder {
   std::string path;
@@ -77,7 +85,7 @@ int run_predict(int argc, char** argv) {
       {"--batch", "", true, "micrographs per forward pass (4)"},
       {"--otf", "", false, "filter on the fly, without writing the filtered micrographs"},
       {"--overwrite", "", false, "pick again micrographs that were picked before"},
-      {"--gpu", "-g", true, "GPU id (default: the first GPU, or the CPU when there is none)"},
+      {"--gpu", "-g", true, "GPU id; several (-g 0 1 2 3) share the micrographs out (default: the first GPU, or the CPU)"},
       {"--cpu", "", false, "run on the CPU even when there is a GPU"},
       {"--help", "-h", false, "this text"}};
   const Args args("predict", "-c CONFIG -w WEIGHTS -i INPUT... -o OUTPUT [options]", flags, argc, argv);
@@ -114,18 +122,32 @@ int run_predict(int argc, char** argv) {
   }
   const std::vector<std::string> files = expand_inputs(args.all("--input"));
 
-  std::unique_ptr<Context> ctx = choose_device(args);
-  std::fprintf(stderr, "device: %s; %zu micrographs\n", ctx->describe().c_str(), files.size());
-  Graph graph = build_network(config.model.architecture, 1, 1, 1);
-  graph.to(ctx->device());
   const std::string weights = args.get("--weights");
-  try {
-    load_weights(weights, graph.params());
-  } catch (const Error& e) {  // most often weights of another network than the config's
-    throw Error(std::string(e.what()) + " (the config " + config_path + " describes " + config.model.architecture + ")");
+  if (!fs::is_regular_file(weights)) throw Error(weights + ": no such weights file");  // before any GPU starts
+  // One context and one copy of the network per device: several -g ids share the micrographs out.
+  std::vector<std::unique_ptr<Context>> contexts;
+  if (!args.has("--cpu") && args.all("--gpu").size() > 1)
+    for (const std::string& id : args.all("--gpu")) contexts.push_back(std::make_unique<Context>(parse_gpu_id(id)));
+  else
+    contexts.push_back(choose_device(args));
+  std::vector<Graph> graphs;
+  std::vector<PickDevice> devices;
+  for (auto& ctx : contexts) {
+    std::fprintf(stderr, "device: %s\n", ctx->describe().c_str());
+    ctx->make_current();  // the network's memory goes to this GPU
+    graphs.push_back(build_network(config.model.architecture, 1, 1, 1));
+    graphs.back().to(ctx->device());
+    try {
+      load_weights(weights, graphs.back().params());
+    } catch (const Error& e) {  // most often weights of another network than the config's
+      throw Error(std::string(e.what()) + " (the config " + config_path + " describes " + config.model.architecture +
+                  ")");
+    }
   }
+  for (size_t d = 0; d < contexts.size(); ++d) devices.push_back({&graphs[d], contexts[d].get()});
+  std::fprintf(stderr, "%zu micrographs\n", files.size());
   std::signal(SIGINT, SIG_DFL);  // every written file is complete: stopping is always safe
-  const PickSummary s = pick_micrographs(graph, *ctx, config.model, files, args.get("--output"), opt);
+  const PickSummary s = pick_micrographs(devices, config.model, files, args.get("--output"), opt);
   std::printf("picked %zu micrographs (%zu done before), %zu particles above %.2f, %.1f micrographs/s; results in %s\n",
               s.picked, s.skipped, s.boxes, opt.threshold, s.seconds > 0 ? s.picked / s.seconds : 0.0,
               args.get("--output").c_str());

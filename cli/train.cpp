@@ -36,18 +36,17 @@ TrainResult train_from_config(const Config& config, const std::string& config_pa
   const bool fine_tune = request.fine_tune;
   if (fine_tune && config.train.pretrained_weights.empty())
     throw Error(config_path + ": --fine_tune needs train.pretrained_weights");
-  if (config.model.num_patches != 1)
-    throw Error(config_path + ": training with num_patches > 1 (patch mode) is not supported yet; set it to 1");
   std::fprintf(stderr, "device: %s\n", ctx.describe().c_str());
   const unsigned seed = request.seed;
 
   std::vector<std::string> warnings;
   std::fprintf(stderr, "reading %s ...\n", config.train.train_image_folder.c_str());
   std::vector<Example> train_set =
-      load_examples(config.train.train_image_folder, config.train.train_annot_folder, config.model, warnings);
+      load_examples(config.train.train_image_folder, config.train.train_annot_folder, config.model, warnings, &ctx, true);
   std::vector<Example> valid_set;
   if (!config.valid.valid_image_folder.empty())
-    valid_set = load_examples(config.valid.valid_image_folder, config.valid.valid_annot_folder, config.model, warnings);
+    valid_set = load_examples(config.valid.valid_image_folder, config.valid.valid_annot_folder, config.model, warnings,
+                              &ctx, true);
   else
     split_validation(train_set, valid_set, seed);
   print_warnings(warnings);
@@ -62,8 +61,10 @@ TrainResult train_from_config(const Config& config, const std::string& config_pa
                     ": " + e.image.shape().str() + ") are not supported in one training run yet");
   size_t particles = 0;
   for (const Example& e : train_set) particles += e.boxes.size();
-  std::fprintf(stderr, "%zu training micrographs (%zu particles), %zu for validation, network input %dx%d\n",
-               train_set.size(), particles, valid_set.size(), input.w, input.h);
+  const size_t patches = size_t(config.model.num_patches) * size_t(config.model.num_patches);
+  std::fprintf(stderr, "%zu training micrographs (%zu particles), %zu for validation, network input %dx%d%s\n",
+               train_set.size() / patches, particles, valid_set.size() / patches, input.w, input.h,
+               patches > 1 ? (", " + std::to_string(patches) + " patches per micrograph").c_str() : "");
 
   Graph graph = build_network(config.model.architecture, 1, 1, 1);
   graph.to(ctx.device());

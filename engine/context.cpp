@@ -93,6 +93,10 @@ void* Context::workspace(size_t bytes) {
   return workspace_->data();
 }
 
+void Context::make_current() const {
+  if (on_gpu()) CUDA_CHECK(cudaSetDevice(gpu_id_));
+}
+
 void Context::sync() const {
   if (stream_) CUDA_CHECK(cudaStreamSynchronize(stream_));
 }

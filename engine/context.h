@@ -40,6 +40,10 @@ class Context {
   size_t workspace_bytes() const { return workspace_ ? workspace_->bytes() : 0; }
   // Waits for everything queued on the stream (no-op on the host).
   void sync() const;
+  // Makes this context's GPU the calling thread's current device (no-op on the host): memory is
+  // allocated and kernels run on the current device, so a thread working on a context other than
+  // the last one created (several GPUs) calls this first.
+  void make_current() const;
   // "cpu" or "gpu 0: NVIDIA H100 ..., cuDNN 9.x"
   std::string describe() const;
 

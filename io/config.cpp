@@ -130,7 +130,9 @@ void read_model(const Reader& r, const json& section, ModelConfig& m, std::vecto
   for (const auto& [name, v] : section.items()) {
     const std::string key = "model." + name;
     if (name == "architecture") {
-      m.architecture = r.choice(key, v, kArchitectures);
+      // A network of one's own, described as nets/*.json are, is named by its file.
+      const bool own = v.is_string() && v.get<std::string>().ends_with(".json");
+      m.architecture = own ? v.get<std::string>() : r.choice(key, v, kArchitectures);
       has_architecture = true;
     } else if (name == "input_size") {
       m.input_size = r.input_size(key, v);
@@ -246,6 +248,14 @@ struct SyntaxError {
   }
 };
 
+// "line:column" of byte `at` of `text`, both from 1; columns count bytes.
+std::string line_column(const std::string& text, size_t at) {
+  size_t line = 1, line_start = 0;
+  for (size_t i = 0; i < at && i < text.size(); ++i)
+    if (text[i] == '\n') ++line, line_start = i + 1;
+  return std::to_string(line) + ":" + std::to_string(at - line_start + 1);
+}
+
 // "file:line:column: invalid JSON: ...". nlohmann's own position is where its reader stopped, after
 // the token it did not expect; an editor wants that token's start. The most common mistake, a
 // missing comma (crYOLO's own documentation has one), reads in nlohmann's words as "expected '}'",
@@ -274,11 +284,32 @@ std::string describe_syntax_error(const std::string& text, const std::string& fi
     }
   }
   if (problem.size() > 160) problem = problem.substr(0, 157) + "...";
+  return file + ":" + line_column(text, at) + ": invalid JSON: " + problem;
+}
 
-  size_t line = 1, line_start = 0;
-  for (size_t i = 0; i < at; ++i)
-    if (text[i] == '\n') ++line, line_start = i + 1;
-  return file + ":" + std::to_string(line) + ":" + std::to_string(at - line_start + 1) + ": invalid JSON: " + problem;
+// crYOLO's configs are three levels deep ({"model": {"filter": [...]}}). The values kept from "other"
+// are copied, compared and written back by recursion, and written with an indent per level, so a
+// file nested thousands deep would overflow the stack or grow to gigabytes of text: deeper is an Error.
+constexpr int kMaxNesting = 64;
+
+// Where valid JSON `text` opens its first array or object deeper than kMaxNesting; npos if nowhere.
+size_t too_deep(const std::string& text) {
+  int depth = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char ch = text[i];
+    if (in_string) {
+      if (ch == '\\') ++i;  // the escaped character cannot end the string
+      else if (ch == '"') in_string = false;
+    } else if (ch == '"') {
+      in_string = true;
+    } else if (ch == '[' || ch == '{') {
+      if (++depth > kMaxNesting) return i;
+    } else if (ch == ']' || ch == '}') {
+      --depth;
+    }
+  }
+  return std::string::npos;
 }
 
 json to_json(const Config& c) {
@@ -396,6 +427,9 @@ Config parse_config(const std::string& text, const std::string& name) {
     throw Error(name + ": the file is empty");
   const json root = json::parse(text, nullptr, false);
   if (root.is_discarded()) throw Error(describe_syntax_error(text, name));
+  if (const size_t at = too_deep(text); at != std::string::npos)
+    throw Error(name + ":" + line_column(text, at) + ": nested more than " + std::to_string(kMaxNesting) +
+                " levels deep; a crYOLO config has 3");
   return from_json(root, name);
 }
 

@@ -14,6 +14,7 @@
 #include <random>
 
 #include "io/mrc.h"
+#include "kernels/lowpass.h"
 
 namespace cupick {
 
@@ -31,28 +32,6 @@ void check_cutoff(double cutoff) {
   if (!(cutoff > 0 && cutoff <= 0.5))
     throw Error("low-pass cutoff " + std::to_string(cutoff) +
                 " is not an absolute frequency in (0, 0.5] cycles/pixel");
-}
-
-// The start of the raised-cosine edge, as a fraction of the cutoff. A wide edge keeps the filter's
-// kernel short: ringing around sharp features (carbon edges, the image border's kinks) dies out
-// within about two cutoff wavelengths, where an edge over [0.8, 1] cutoff rings five times longer.
-constexpr double taper_start = 0.5;
-
-// The transfer function at radius f (cycles/pixel).
-double lowpass_gain(double f, double cutoff) {
-  const double f0 = taper_start * cutoff;
-  if (f <= f0) return 1;
-  if (f >= cutoff) return 0;
-  return 0.5 * (1 + std::cos(std::numbers::pi * (f - f0) / (cutoff - f0)));
-}
-
-// Index i of the mirror-extended line 0..n-1, n-1..0, 0..n-1, ... (each edge pixel repeated, so the
-// extension is continuous at the edges).
-int mirror(int i, int n) {
-  const int period = 2 * n;
-  int m = i % period;
-  if (m < 0) m += period;
-  return m < n ? m : period - 1 - m;
 }
 
 struct FftwFree {
@@ -93,17 +72,31 @@ int lowpass_padded_size(int side, double cutoff) {
   check_cutoff(cutoff);
   if (side <= 0 || side > max_micrograph_side) throw Error("low-pass: bad image side " + std::to_string(side));
   const int margin = std::min(int(std::ceil(4 / cutoff)), side);
-  int padded = 1;
-  while (padded < side + 2 * margin) padded *= 2;
+  auto fast = [](int n) {
+    for (int p : {2, 3, 5, 7})
+      while (n % p == 0) n /= p;
+    return n == 1;
+  };
+  int padded = side + 2 * margin;
+  padded += padded % 2;
+  while (!fast(padded)) padded += 2;
   return padded;
+}
+
+LowpassLayout lowpass_layout(int width, int height, double cutoff) {
+  LowpassLayout l;
+  l.padded_width = lowpass_padded_size(width, cutoff);
+  l.padded_height = lowpass_padded_size(height, cutoff);
+  l.left = (l.padded_width - width) / 2;
+  l.top = (l.padded_height - height) / 2;
+  return l;
 }
 
 Image lowpass(const Image& image, double cutoff) {
   check_cutoff(cutoff);
   check_image(image, "low-pass");
-  const int pw = lowpass_padded_size(image.width, cutoff), ph = lowpass_padded_size(image.height, cutoff);
-  // The image sits in the middle, so both mirrored borders are about as wide.
-  const int left = (pw - image.width) / 2, top = (ph - image.height) / 2;
+  const LowpassLayout layout = lowpass_layout(image.width, image.height, cutoff);
+  const int pw = layout.padded_width, ph = layout.padded_height, left = layout.left, top = layout.top;
   const int half_w = pw / 2 + 1;  // complex columns of a real-to-complex transform
   const size_t real_count = size_t(pw) * size_t(ph), complex_count = size_t(half_w) * size_t(ph);
 
@@ -121,22 +114,19 @@ Image lowpass(const Image& image, double cutoff) {
   }
 
   std::vector<int> source_x(size_t(pw), 0);
-  for (int px = 0; px < pw; ++px) source_x[size_t(px)] = mirror(px - left, image.width);
+  for (int px = 0; px < pw; ++px) source_x[size_t(px)] = kernels::mirror_index(px - left, image.width);
   for (int py = 0; py < ph; ++py) {
-    const float* row = &image.pixels[size_t(mirror(py - top, image.height)) * size_t(image.width)];
+    const float* row = &image.pixels[size_t(kernels::mirror_index(py - top, image.height)) * size_t(image.width)];
     float* out = real.get() + size_t(py) * size_t(pw);
     for (int px = 0; px < pw; ++px) out[px] = row[source_x[size_t(px)]];
   }
 
   fftwf_execute(forward->plan);
-  // FFTW's transforms are unnormalised: the round trip multiplies by pw * ph, divided out here.
-  const double norm = 1.0 / (double(pw) * double(ph));
+  // FFTW's transforms are unnormalised: the gain divides the round trip's factor pw * ph out.
   for (int ky = 0; ky < ph; ++ky) {
-    const double fy = double(ky <= ph / 2 ? ky : ky - ph) / ph;
     fftwf_complex* row = spectrum.get() + size_t(ky) * size_t(half_w);
     for (int kx = 0; kx < half_w; ++kx) {
-      const double fx = double(kx) / pw;
-      const float gain = float(lowpass_gain(std::sqrt(fx * fx + fy * fy), cutoff) * norm);
+      const float gain = kernels::lowpass_spectrum_gain(kx, ky, pw, ph, cutoff);
       row[kx][0] *= gain;
       row[kx][1] *= gain;
     }
@@ -152,12 +142,19 @@ Image lowpass(const Image& image, double cutoff) {
 }
 
 std::string lowpass_cache_path(const std::string& micrograph_path, double cutoff, const std::string& cache_dir) {
-  const std::string name = fs::path(micrograph_path).stem().string() + "_lp" + cutoff_text(cutoff) + ".mrc";
+  // The folder's hash keeps apart micrographs of one name in different folders (every data set
+  // has its own "sim_0000" or "FoilHole_1"), which would otherwise be served each other's images.
+  const std::string folder = fs::absolute(micrograph_path).parent_path().lexically_normal().string();
+  uint32_t hash = 2166136261u;  // FNV-1a
+  for (unsigned char c : folder) hash = (hash ^ c) * 16777619u;
+  char tag[16];
+  std::snprintf(tag, sizeof tag, "_%08x", hash);
+  const std::string name = fs::path(micrograph_path).stem().string() + tag + "_lp" + cutoff_text(cutoff) + ".mrc";
   return (fs::path(cache_dir) / name).string();
 }
 
 Image lowpass_cached(const std::string& micrograph_path, const Image& image, double cutoff,
-                     const std::string& cache_dir) {
+                     const std::string& cache_dir, GpuLowpass* gpu) {
   check_cutoff(cutoff);
   const std::string cache = lowpass_cache_path(micrograph_path, cutoff, cache_dir);
 
@@ -175,7 +172,7 @@ Image lowpass_cached(const std::string& micrograph_path, const Image& image, dou
     }
   }
 
-  Image filtered = lowpass(image, cutoff);
+  Image filtered = gpu ? gpu->filter(image, cutoff) : lowpass(image, cutoff);
   std::error_code ec;
   fs::create_directories(cache_dir, ec);
   if (ec) throw Error(cache_dir + ": cannot create the filter cache folder: " + ec.message());

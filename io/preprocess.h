@@ -8,6 +8,7 @@
 // included (a box is an area, not a set of pixel centres), and resize_bilinear samples the source at
 // exactly that map of each destination pixel centre.
 #pragma once
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -26,30 +27,72 @@ namespace cupick {
 // cutoff by network size / micrograph size first. The transfer function is a disc with a raised-
 // cosine edge over the radius range [cutoff / 2, cutoff]: 1 up to half the cutoff, 1/2 at 0.75
 // cutoff, exactly 0 at and beyond the cutoff (verify: crYOLO's edge width is not documented; a wide
-// edge rings less). The image is mirror-padded on all sides (see lowpass_padded_size) so that the
+// edge rings less). The image is mirror-padded on all sides (see lowpass_layout) so that the
 // transform sees no jump at the image edges, transformed with FFTW, multiplied, transformed back,
-// cropped and divided by the transform size. Thread-safe.
+// cropped and divided by the transform size. The per-pixel steps are kernels/lowpass.h's, shared
+// with the GPU filter (GpuLowpass). Thread-safe. This is the reference the GPU filter is checked
+// against.
 Image lowpass(const Image& image, double cutoff);
+
+class Context;  // engine/context.h
+
+// lowpass() on a GPU: the same padding, transfer function and normalisation, with cuFFT's
+// transforms for FFTW's; the two agree to float rounding. Keeps the cuFFT plans and device buffers
+// of the last two padded sizes it met (a folder of same-sized micrographs plans once), so keep one
+// filter for many micrographs. Runs on ctx's stream and returns when the stream is done, so it also
+// waits for what else was queued there; it makes ctx's GPU the calling thread's current device.
+// Thread-safe (one image at a time); ctx must outlive it. Memory: a 4096 x 4096 micrograph filtered
+// at 0.025 (crYOLO's 0.1 for a 1024 network input) is transformed at 8192 x 8192: 256 MB of real
+// and 256 MB of complex values, cuFFT's work area (shared by both plans) and the image, under 1 GB.
+class GpuLowpass {
+ public:
+  // Error unless ctx is on a GPU.
+  explicit GpuLowpass(const Context& ctx);
+  ~GpuLowpass();
+  GpuLowpass(const GpuLowpass&) = delete;
+  GpuLowpass& operator=(const GpuLowpass&) = delete;
+
+  Image filter(const Image& image, double cutoff);
+
+ private:
+  struct Transforms;  // plans and buffers for one padded size
+  const Context& ctx_;
+  // A stream of its own: filtering the next micrographs overlaps the network's work on ctx's stream.
+  void* stream_ = nullptr;  // cudaStream_t
+  std::mutex mutex_;
+  std::vector<std::unique_ptr<Transforms>> transforms_;  // the most recently used first
+  std::unique_ptr<Buffer> image_;                        // the image on the GPU, in and out
+};
+
+// Where lowpass() puts an image inside its transform: lowpass_padded_size per side, the image in
+// the middle (at left, top) so that both mirrored borders are about as wide.
+struct LowpassLayout {
+  int padded_width = 0, padded_height = 0, left = 0, top = 0;
+};
+LowpassLayout lowpass_layout(int width, int height, double cutoff);
 
 // FFTW's planner (plan creation and destruction) is not thread-safe, while executing a plan is:
 // every FFTW plan in cupick is made and destroyed while holding this one mutex.
 std::mutex& fftw_planner_mutex();
 
-// The padded length for one side of `side` pixels: the next power of two that leaves at least
-// min(ceil(4 / cutoff), side) mirrored pixels on each side. The margin keeps the one jump the padding
-// leaves, where the two mirrored borders meet across the period, about four ringing periods away from
-// the image, and a side that is already a power of two still gets padded.
+// The padded length for one side of `side` pixels: the smallest even length with no prime factor
+// above 7 (FFTW's and cuFFT's fast sizes) that leaves at least min(ceil(4 / cutoff), side) mirrored
+// pixels on each side. The margin keeps the one jump the padding leaves, where the two mirrored
+// borders meet across the period, about four ringing periods away from the image. (A power of two
+// would often nearly double the side: a 4096 micrograph at cutoff 0.025 needs 4416, which is
+// 2^6 x 3 x 23 -> 4480 = 2^7 x 5 x 7, where the next power of two, 8192, costs about 5x the time.)
 int lowpass_padded_size(int side, double cutoff);
 
 // lowpass() with a cache: the result is kept in `cache_dir` (created if missing) as
-// "<micrograph base name>_lp<cutoff>.mrc" (e.g. "Grid1_003_lp0.1.mrc"), and read from there instead
+// "<micrograph base name>_<hash of its folder>_lp<cutoff>.mrc" (e.g. "Grid1_003_5f3c0a91_lp0.1.mrc";
+// the hash keeps micrographs of one name in different folders apart), and read from there instead
 // of being computed when that file exists, is not older than the micrograph file and holds an image
 // of the same size as `image` (a changed input size is not served from a stale file). A different
 // cutoff is a different file. Files are written under a temporary name and renamed (write_mrc), so
 // a reader never sees half a file; two callers filtering the SAME micrograph at once may both
-// compute it, which is harmless.
+// compute it, which is harmless. Filters on `gpu` when given, else on the CPU.
 Image lowpass_cached(const std::string& micrograph_path, const Image& image, double cutoff,
-                     const std::string& cache_dir);
+                     const std::string& cache_dir, GpuLowpass* gpu = nullptr);
 
 // The cache file lowpass_cached uses.
 std::string lowpass_cache_path(const std::string& micrograph_path, double cutoff, const std::string& cache_dir);

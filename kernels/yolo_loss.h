@@ -55,6 +55,12 @@ enum LossSum : int {
 // "no object" (keras-yolo2's fixed 0.6).
 constexpr float kNoObjectIoU = 0.6f;
 
+// The size logits tw, th are read as at most this: a box is never more than e^3 = 20 times its
+// anchor. Keras leaves exp(tw) unbounded, and one large step early in training then overflows it
+// (inf - inf = NaN) or makes its gradient, which is the size itself, explode. The gradient passes
+// the bound unchanged (straight through), so an entry above it is still pulled back down.
+constexpr float kMaxSizeLogit = 3.0f;
+
 namespace yolo {
 
 // exp and log at the argument's precision on both host and device.
@@ -133,7 +139,8 @@ CUPICK_HD void entry_loss(size_t e, const LossGrid& g, const LossTruth& truth, c
   // The predicted box in grid cells and its confidence.
   const T sx = sigmoid(in[0]), sy = sigmoid(in[hw]);
   const T px = sx + T(cx), py = sy + T(cy);
-  const T pw = exp_of(in[2 * hw]) * anchor_w, ph = exp_of(in[3 * hw]) * anchor_h;
+  const T pw = exp_of(min_of(in[2 * hw], T(kMaxSizeLogit))) * anchor_w;
+  const T ph = exp_of(min_of(in[3 * hw], T(kMaxSizeLogit))) * anchor_h;
   const T conf = sigmoid(in[4 * hw]);
 
   // Centre and size: the assigned box; in warm-up every other entry is pulled to its cell's centre
@@ -153,7 +160,7 @@ CUPICK_HD void entry_loss(size_t e, const LossGrid& g, const LossTruth& truth, c
     sums[kCountCoord] += 1;
     grad[0] = coord_w * dx * sx * (T(1) - sx);  // d sigmoid = s (1 - s)
     grad[hw] = coord_w * dy * sy * (T(1) - sy);
-    grad[2 * hw] = coord_w * dw * pw;  // d (exp(t) * anchor) / dt = the size itself
+    grad[2 * hw] = coord_w * dw * pw;  // d (exp(t) * anchor) / dt = the size itself (bounded, see above)
     grad[3 * hw] = coord_w * dh * ph;
   } else {
     grad[0] = grad[hw] = grad[2 * hw] = grad[3 * hw] = 0;

@@ -4,6 +4,7 @@
 #   scripts/gpu.sh bundle    (here)  Release build for sm_90 in build-gpu/, packed into gpu-bundle/
 #   scripts/gpu.sh run       (there) device and cuDNN version, every test, the layer benchmarks
 #   scripts/gpu.sh sanitize  (there) the GPU tests under compute-sanitizer memcheck and racecheck
+# scripts/bench.sh (there, after 'scripts/bench.sh bundle' here) runs the benchmarks against PyTorch.
 # Results go to $OUT (or out/) as tests.xml, bench.json and logs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,7 +16,7 @@ case "$mode" in
     export PATH="$PATH:${CUDA_HOME:-/usr/local/cuda}/bin"
     cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90 >/dev/null
     ninja -C build-gpu
-    scripts/bundle.sh gpu-bundle build-gpu/cupick build-gpu/cupick_tests build-gpu/cupick_bench_*
+    scripts/bundle.sh gpu-bundle build-gpu/cupick build-gpu/cupick_tests build-gpu/cupick_bench_* build-gpu/cupick_peer_reference
     ;;
   run)
     mkdir -p "$out"
@@ -25,7 +26,8 @@ case "$mode" in
     grep -E '^\[  (FAILED|PASSED|SKIPPED) |tests? ran' "$out/tests.log" | tail -40
     for bench in gpu-bundle/bin/cupick_bench_*; do
       name=$(basename "$bench")
-      gpu-bundle/run.sh "$name" --benchmark_filter="${BENCH_FILTER:-^gpu/}" --benchmark_out="$out/$name.json" \
+      gpu-bundle/run.sh "$name" --benchmark_filter="${BENCH_FILTER:-^gpu/}" --benchmark_min_time="${BENCH_MIN_TIME:-0.1}" \
+        --benchmark_out="$out/$name.json" \
         --benchmark_out_format=json 2>&1 | tee "$out/$name.log"
     done
     exit $rc

@@ -606,5 +606,22 @@ TEST(Config, CheckTrainingPathsNamesWhatIsMissing) {
       << m;
 }
 
+// Found while writing fuzz/fuzz_config.cpp: values kept from "other" are copied and written back by
+// recursion, so a config nested 100,000 deep overflowed the stack (and 2,000 deep wrote 16 MB of indent).
+TEST(Config, DeepNestingIsAnErrorNotACrash) {
+  const std::string head = R"({"model": {"architecture": "YOLO", "input_size": 1024}, "other": {"x": )";
+  const auto nested = [&](int depth) { return head + std::string(depth, '[') + std::string(depth, ']') + "}}"; };
+  // 62 levels under "other" are 64 in all: still read, and written back the same.
+  const Config c = parse_config(nested(62), "c.json");
+  EXPECT_EQ(parse_config(write_config_json(c), "again.json").other, c.other);
+  // The 63rd bracket under "other" is the 65th level: the message points at it.
+  const std::string message =
+      "c.json:1:" + std::to_string(head.size() + 63) + ": nested more than 64 levels deep; a crYOLO config has 3";
+  EXPECT_EQ(error_of([&] { parse_config(nested(63), "c.json"); }), message);
+  EXPECT_EQ(error_of([&] { parse_config(nested(200000), "c.json"); }), message);
+  // Brackets inside strings, escaped quotes among them, do not count.
+  EXPECT_NO_THROW(parse_config(head + R"("\"[[[[)" + std::string(100, '[') + "\"}}", "c.json"));
+}
+
 }  // namespace
 }  // namespace cupick

@@ -53,13 +53,15 @@ Moments moments(const std::vector<float>& values) {
 
 // ---- Filter ----
 
-TEST(Filter, PaddedSizeIsAPowerOfTwoWithAMargin) {
-  EXPECT_EQ(lowpass_padded_size(200, 0.1), 512);    // 200 + 2 x 40 = 280
+TEST(Filter, PaddedSizeIsAFastLengthWithAMargin) {
+  EXPECT_EQ(lowpass_padded_size(200, 0.1), 280);    // 200 + 2 x 40 = 280 = 2^3 x 5 x 7
   EXPECT_EQ(lowpass_padded_size(944, 0.1), 1024);   // 944 + 80 = 1024 exactly
-  EXPECT_EQ(lowpass_padded_size(960, 0.1), 2048);   // 1040
-  EXPECT_EQ(lowpass_padded_size(1024, 0.1), 2048);  // already a power of two: still padded
-  EXPECT_EQ(lowpass_padded_size(1024, 0.5), 1024 * 2);
-  EXPECT_EQ(lowpass_padded_size(100, 0.01), 512);   // the margin stops at the side: 100 + 200
+  EXPECT_EQ(lowpass_padded_size(960, 0.1), 1050);   // 1040 = 2^4 x 5 x 13 ... -> 1050 = 2 x 3 x 5^2 x 7
+  EXPECT_EQ(lowpass_padded_size(1024, 0.1), 1120);  // 1104 = 2^4 x 3 x 23 -> 1120 = 2^5 x 5 x 7
+  EXPECT_EQ(lowpass_padded_size(1024, 0.5), 1050);  // margin 8: 1040 -> 1050
+  EXPECT_EQ(lowpass_padded_size(4096, 0.025), 4480);
+  EXPECT_EQ(lowpass_padded_size(100, 0.01), 300);   // the margin stops at the side: 100 + 200
+  EXPECT_EQ(lowpass_padded_size(101, 0.01), 320);   // 303 -> even 304 = 2^4 x 19 ... -> 320 = 2^6 x 5
 }
 
 TEST(Filter, RejectsCutoffsOutsideTheBand) {
@@ -139,6 +141,20 @@ class Files : public testing::Test {
 };
 class FilterCache : public Files {};
 
+// Two data sets with micrographs of the same name share a filter folder: each is served its own.
+TEST_F(FilterCache, SameNameInTwoFoldersIsTwoFiles) {
+  const Image a(40, 30, 1), b(40, 30, 2);
+  fs::create_directories(path("one"));
+  fs::create_directories(path("two"));
+  write_mrc(path("one/m.mrc"), a);
+  write_mrc(path("two/m.mrc"), b);
+  const std::string cache_dir = path("filtered_tmp");
+  EXPECT_NE(lowpass_cache_path(path("one/m.mrc"), 0.1, cache_dir), lowpass_cache_path(path("two/m.mrc"), 0.1, cache_dir));
+  EXPECT_LT(max_difference(lowpass_cached(path("one/m.mrc"), a, 0.1, cache_dir), a), 1e-5);
+  EXPECT_LT(max_difference(lowpass_cached(path("two/m.mrc"), b, 0.1, cache_dir), b), 1e-5);
+  EXPECT_LT(max_difference(lowpass_cached(path("one/m.mrc"), a, 0.1, cache_dir), a), 1e-5);
+}
+
 TEST_F(FilterCache, WrittenReusedAndRenewed) {
   Image image(90, 70);
   std::mt19937 rng(1);
@@ -147,7 +163,8 @@ TEST_F(FilterCache, WrittenReusedAndRenewed) {
   write_mrc(micrograph, image);
 
   const std::string cache = lowpass_cache_path(micrograph, 0.1, cache_dir);
-  EXPECT_EQ(fs::path(cache).filename(), "Grid1_003_lp0.1.mrc");
+  const std::string file = fs::path(cache).filename().string();
+  EXPECT_TRUE(file.starts_with("Grid1_003_") && file.ends_with("_lp0.1.mrc")) << file;
   const Image first = lowpass_cached(micrograph, image, 0.1, cache_dir);  // creates the folder
   ASSERT_TRUE(fs::exists(cache));
   EXPECT_LT(max_difference(first, lowpass(image, 0.1)), 1e-7);

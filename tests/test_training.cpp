@@ -432,6 +432,111 @@ TEST(Picking, BoxFileRoundTripsThroughTheNetworkInput) {
   fs::remove_all(dir);
 }
 
+// Patch mode: 2 x 2 overlapping patches of a 400 x 300 micrograph. Every box goes to the patches
+// that hold its centre, in each patch's own network pixels; a perfect head for every patch, merged,
+// gives the file's boxes again, once each (the overlaps' duplicates suppressed).
+TEST(Picking, PatchesRoundTripAndMerge) {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / "cupick_test_patches";
+  fs::remove_all(dir);
+  fs::create_directories(dir / "mic");
+  fs::create_directories(dir / "box");
+  const int width = 400, height = 300;
+  const std::vector<Box> truth = {{70, 60, 40, 40, 1}, {210, 150, 36, 44, 1}, {330, 250, 40, 40, 1}};
+  write_micrograph((dir / "mic" / "a.mrc").string(), (dir / "box" / "a.box").string(), width, height, truth, 1);
+  ModelConfig model;
+  model.input_size = {128, 128, false};
+  model.anchors = Anchor{48, 48};
+  model.filter.reset();
+  model.num_patches = 2;
+  model.overlap_patches = 20;
+  std::vector<std::string> warnings;
+  const std::vector<Example> examples = load_examples((dir / "mic").string(), (dir / "box").string(), model, warnings);
+  const std::vector<Prepared> patches = prepare_patches((dir / "mic" / "a.mrc").string(), model);
+  ASSERT_EQ(examples.size(), 4u);
+  ASSERT_EQ(patches.size(), 4u);
+  EXPECT_EQ(examples[1].name, "a");  // patches carry their micrograph's name
+  // Tiles: x [0, 240) and [160, 400), y [0, 190) and [110, 300); each 240 x 190 -> 160 x 128.
+  EXPECT_EQ(patches[3].x0, 160);
+  EXPECT_EQ(patches[3].y0, 110);
+  size_t placed = 0;
+  std::vector<Box> decoded;
+  for (size_t k = 0; k < 4; ++k) {
+    const Example& e = examples[k];
+    const Prepared& p = patches[k];
+    ASSERT_EQ(e.image.shape(), (Shape{1, 1, 128, 160}));
+    EXPECT_EQ(e.image.values<float>(), p.image.values<float>());
+    placed += e.boxes.size();
+    Tensor head({1, 6, 8, 10});
+    float* t = head.data<float>();
+    const size_t plane = 80;
+    for (size_t i = 0; i < plane; ++i) t[4 * plane + i] = logit(0.01f);
+    for (const Box& b : e.boxes) {
+      EXPECT_GT(e.image.data<float>()[int(b.y) * 160 + int(b.x)], 0.2f) << k << ": " << b.x << " " << b.y;
+      const int cx = int(b.x / 16), cy = int(b.y / 16);
+      const size_t i = size_t(cy) * 10 + cx;
+      t[i] = logit(b.x / 16 - cx);
+      t[plane + i] = logit(b.y / 16 - cy);
+      t[2 * plane + i] = std::log(b.w / (48 * p.scale_x));
+      t[3 * plane + i] = std::log(b.h / (48 * p.scale_y));
+      t[4 * plane + i] = logit(0.9f);
+    }
+    const std::vector<Box> boxes = boxes_from_head(head, 0, p, {{48.f, 48.f}}, 0.3f);
+    decoded.insert(decoded.end(), boxes.begin(), boxes.end());
+  }
+  EXPECT_GT(placed, truth.size());  // the middle box lies in the overlaps of all four
+  const std::vector<Box> picks = select_picks(decoded, width, height, 48, PickOptions{});
+  ASSERT_EQ(picks.size(), truth.size());
+  for (const Box& want : truth) {
+    const Box* got = nullptr;
+    for (const Box& b : picks)
+      if (std::hypot(b.x - want.x, b.y - want.y) < 5) got = &b;
+    ASSERT_NE(got, nullptr) << "no pick at " << want.x << ", " << want.y;
+    EXPECT_NEAR(got->x, want.x, 0.05f);
+    EXPECT_NEAR(got->y, want.y, 0.05f);
+    EXPECT_NEAR(got->est_w, want.w, 0.05f);
+    EXPECT_NEAR(got->est_h, want.h, 0.05f);
+  }
+  fs::remove_all(dir);
+}
+
+// Several devices share the micrographs out and give what one gives (two CPU contexts here, each
+// with its own copy of the network, as each GPU would have).
+TEST(Picking, SeveralDevicesGiveWhatOneGives) {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / "cupick_test_pick_devices";
+  fs::remove_all(dir);
+  fs::create_directories(dir / "mic");
+  for (const char* name : {"a", "b", "c", "d", "e"})
+    write_micrograph((dir / "mic" / (std::string(name) + ".mrc")).string(), "", 256, 256, {{100, 100, 32, 32, 1}}, 2);
+  ModelConfig model;
+  model.input_size = {128, 128, false};
+  model.anchors = Anchor{32, 32};
+  model.filter.reset();
+  model.num_patches = 2;
+  model.overlap_patches = 16;
+  PickOptions opt;
+  opt.batch_size = 3;  // patches of one micrograph land in different batches
+  opt.progress = false;
+  opt.threshold = 0;
+  Context one, two;
+  Graph g1 = tiny_net(1), g2 = tiny_net(1);
+  const std::vector<std::string> files = list_micrographs((dir / "mic").string());
+  const PickSummary single = pick_micrographs(g1, one, model, files, (dir / "single").string(), opt);
+  const PickSummary shared =
+      pick_micrographs({PickDevice{&g1, &one}, PickDevice{&g2, &two}}, model, files, (dir / "shared").string(), opt);
+  EXPECT_EQ(single.picked, 5u);
+  EXPECT_EQ(shared.picked, 5u);
+  EXPECT_EQ(shared.boxes, single.boxes);
+  for (const char* name : {"a", "b", "c", "d", "e"}) {
+    const std::string cbox = std::string("CBOX/") + name + ".cbox";
+    const std::vector<Box> x = read_boxes((dir / "single" / cbox).string()), y = read_boxes((dir / "shared" / cbox).string());
+    ASSERT_EQ(x.size(), y.size()) << name;
+    for (size_t i = 0; i < x.size(); ++i) EXPECT_EQ(x[i].confidence, y[i].confidence) << name;
+  }
+  fs::remove_all(dir);
+}
+
 // A damaged micrograph in the input is left out, named, and the others are picked; the next run
 // skips the done ones and tries the damaged one again. Two inputs of one base name are refused.
 TEST(Picking, UnreadableMicrographIsLeftOutAndTriedAgain) {

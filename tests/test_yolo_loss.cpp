@@ -398,3 +398,29 @@ INSTANTIATE_TEST_SUITE_P(
 
 }  // namespace
 }  // namespace cupick
+
+namespace cupick {
+namespace {
+
+// A size logit far past kMaxSizeLogit (one bad early step) leaves the loss finite and pulls the
+// logit back down with the gradient of the bounded size, 20 anchors wide, not exp(200). Decoding
+// bounds the size the same way.
+TEST(YoloLoss, HugeSizeLogitIsBoundedAndPulledBack) {
+  Context cpu;
+  YoloLoss loss({.anchors = {{1, 1}}});
+  const Shape s{1, 6, 2, 2};
+  std::vector<double> h(s.count(), 0.0);
+  h[at(s, 6, 0, 0, 2, 1, 1)] = 200;  // exp(200) overflows float
+  const Tensor head = Tensor::from(h, s).to(DType::f32);
+  Tensor dhead;
+  const LossTerms got = loss.compute(cpu, head, {{{1.5f, 1.5f, 1, 1}}}, false, dhead);
+  ASSERT_TRUE(std::isfinite(got.total));
+  const double bounded = std::exp(double(kernels::kMaxSizeLogit));
+  EXPECT_NEAR(got.wh, (bounded - 1) * (bounded - 1) / 2, 1e-3 * bounded * bounded);
+  const float g = dhead.values<float>()[at(s, 6, 0, 0, 2, 1, 1)];
+  EXPECT_GT(g, 0);  // gradient descent lowers the logit
+  EXPECT_NEAR(g, (bounded - 1) * bounded, 1e-3 * bounded * bounded);
+}
+
+}  // namespace
+}  // namespace cupick

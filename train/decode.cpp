@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "kernels/yolo_loss.h"
+
 namespace cupick {
 
 std::vector<Box> decode_head(const Tensor& head, int image, const std::vector<std::pair<float, float>>& anchors,
@@ -29,8 +31,8 @@ std::vector<Box> decode_head(const Tensor& head, int image, const std::vector<st
         Box b;
         b.x = (sigmoid(t[i]) + cx) * cell_w;
         b.y = (sigmoid(t[plane + i]) + cy) * cell_h;
-        b.w = std::exp(t[2 * plane + i]) * anchors[a].first * cell_w;
-        b.h = std::exp(t[3 * plane + i]) * anchors[a].second * cell_h;
+        b.w = std::exp(std::min(t[2 * plane + i], kernels::kMaxSizeLogit)) * anchors[a].first * cell_w;
+        b.h = std::exp(std::min(t[3 * plane + i], kernels::kMaxSizeLogit)) * anchors[a].second * cell_h;
         b.confidence = conf;
         boxes.push_back(b);
       }

@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <condition_variable>
 #include <cstdio>
 #include <deque>
 #include <filesystem>
@@ -15,106 +14,69 @@
 #include <thread>
 
 #include "io/annotations.h"
+#include "io/background.h"
 #include "io/files.h"
 #include "io/micrograph.h"
 #include "io/plot.h"
+#include "io/preprocess.h"
 #include "train/decode.h"
 
 namespace fs = std::filesystem;
 
 namespace cupick {
 
-std::vector<Box> picks_from_head(const Tensor& head, int image, const Prepared& m,
-                                 const std::vector<std::pair<float, float>>& anchors, float box_size,
-                                 float min_confidence, const PickOptions& opt) {
+std::vector<Box> boxes_from_head(const Tensor& head, int image, const Prepared& m,
+                                 const std::vector<std::pair<float, float>>& anchors, float min_confidence) {
   const Shape& s = head.shape();
   const float in_w = float(m.image.shape().w), in_h = float(m.image.shape().h);
   // Anchors come in micrograph pixels; the decoder wants grid cells.
   std::vector<std::pair<float, float>> grid_anchors;
   for (auto [w, h] : anchors) grid_anchors.push_back({w * m.scale_x / (in_w / s.w), h * m.scale_y / (in_h / s.h)});
-  std::vector<Box> boxes = non_max_suppression(decode_head(head, image, grid_anchors, 1, in_w, in_h, min_confidence),
-                                               opt.nms_iou);
+  std::vector<Box> boxes = decode_head(head, image, grid_anchors, 1, in_w, in_h, min_confidence);
+  for (Box& b : boxes) {
+    // Network-input pixels -> micrograph pixels (the patch's corner added), rows -> box-file y.
+    b.x = b.x / m.scale_x + float(m.x0), b.w /= m.scale_x;
+    b.y = file_y_to_image_y(b.y / m.scale_y + float(m.y0), m.height);
+    b.h /= m.scale_y;
+    b.est_w = b.w, b.est_h = b.h;
+  }
+  return boxes;
+}
+
+std::vector<Box> select_picks(std::vector<Box> boxes, int width, int height, float box_size, const PickOptions& opt) {
+  // IoU does not change when both axes are scaled, moved or flipped: suppressing in micrograph
+  // pixels is suppressing in the network's.
+  boxes = non_max_suppression(std::move(boxes), opt.nms_iou);
   std::vector<Box> out;
   for (Box b : boxes) {
-    // Network-input pixels -> micrograph pixels, rows -> box-file y (up from the bottom).
-    b.x /= m.scale_x, b.w /= m.scale_x;
-    b.y = file_y_to_image_y(b.y / m.scale_y, m.height);
-    b.h /= m.scale_y;
-    if (b.x - b.w / 2 < 0 || b.y - b.h / 2 < 0 || b.x + b.w / 2 > m.width || b.y + b.h / 2 > m.height) continue;
+    if (b.x - b.w / 2 < 0 || b.y - b.h / 2 < 0 || b.x + b.w / 2 > width || b.y + b.h / 2 > height) continue;
     const float size = (b.w + b.h) / 2;
     if ((opt.min_size > 0 && size < opt.min_size) || (opt.max_size > 0 && size > opt.max_size)) continue;
     bool close = false;  // boxes come most confident first: a close, kept one wins
     if (opt.min_distance > 0)
       for (const Box& k : out) close = close || std::hypot(k.x - b.x, k.y - b.y) < opt.min_distance;
     if (close) continue;
-    b.est_w = b.w, b.est_h = b.h;
     if (box_size > 0) b.w = b.h = box_size;
     out.push_back(b);
   }
   return out;
 }
 
+std::vector<Box> picks_from_head(const Tensor& head, int image, const Prepared& m,
+                                 const std::vector<std::pair<float, float>>& anchors, float box_size,
+                                 float min_confidence, const PickOptions& opt) {
+  return select_picks(boxes_from_head(head, image, m, anchors, min_confidence), m.width, m.height, box_size, opt);
+}
+
 namespace {
 
 std::string base_name(const std::string& path) { return fs::path(path).stem().string(); }
 
-// Reads and prepares micrographs on a thread of its own, at most `depth` ahead of the consumer.
-class Prefetcher {
- public:
-  Prefetcher(std::vector<std::string> files, const ModelConfig& model, size_t depth)
-      : files_(std::move(files)), model_(model), depth_(depth), thread_([this] { run(); }) {}
-  ~Prefetcher() {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      stop_ = true;
-    }
-    changed_.notify_all();
-    thread_.join();
-  }
-  // The next micrograph in order, or nothing at the end. A file that cannot be read rethrows here.
-  std::optional<std::pair<std::string, Prepared>> next() {
-    std::unique_lock<std::mutex> lock(mutex_);
-    changed_.wait(lock, [this] { return !ready_.empty() || done_; });
-    if (ready_.empty()) return std::nullopt;
-    Item item = std::move(ready_.front());
-    ready_.pop_front();
-    changed_.notify_all();
-    if (item.error) std::rethrow_exception(item.error);
-    return std::make_pair(item.file, std::move(item.prepared));
-  }
-
- private:
-  struct Item {
-    std::string file;
-    Prepared prepared;
-    std::exception_ptr error;
-  };
-  void run() {
-    for (const std::string& file : files_) {
-      Item item{file, {}, nullptr};
-      try {
-        item.prepared = prepare_micrograph(file, model_);
-      } catch (...) {
-        item.error = std::current_exception();
-      }
-      std::unique_lock<std::mutex> lock(mutex_);
-      changed_.wait(lock, [this] { return ready_.size() < depth_ || stop_; });
-      if (stop_) return;
-      ready_.push_back(std::move(item));
-      changed_.notify_all();
-    }
-    std::lock_guard<std::mutex> lock(mutex_);
-    done_ = true;
-    changed_.notify_all();
-  }
-  std::vector<std::string> files_;
-  const ModelConfig& model_;
-  size_t depth_;
-  std::mutex mutex_;
-  std::condition_variable changed_;
-  std::deque<Item> ready_;
-  bool done_ = false, stop_ = false;
-  std::thread thread_;
+// A micrograph read and prepared ahead (all its patches), or why it could not be.
+struct Prefetched {
+  std::string file;
+  std::vector<Prepared> patches;
+  std::exception_ptr error;
 };
 
 // Sorted values' quantile q in [0, 1], linear between neighbours.
@@ -175,10 +137,10 @@ void write_distributions(const fs::path& out, const std::vector<std::vector<Box>
 
 }  // namespace
 
-PickSummary pick_micrographs(Graph& graph, Context& ctx, const ModelConfig& model, const std::vector<std::string>& files,
-                             const std::string& out_dir, const PickOptions& opt) {
+PickSummary pick_micrographs(const std::vector<PickDevice>& devices, const ModelConfig& model,
+                             const std::vector<std::string>& files, const std::string& out_dir, const PickOptions& opt) {
+  if (devices.empty()) throw Error("picking: no device to pick on");
   if (!model.anchors) throw Error("the config has no model.anchors: picking needs the box size");
-  if (model.num_patches != 1) throw Error("picking with num_patches > 1 (patch mode) is not supported yet");
   const fs::path out(out_dir);
   for (const char* sub : {"CBOX", "EMAN", "STAR", "DISTR"}) fs::create_directories(out / sub);
   const float box_size = float(model.anchors->width);
@@ -205,61 +167,128 @@ PickSummary pick_micrographs(Graph& graph, Context& ctx, const ModelConfig& mode
 
   const auto start = std::chrono::steady_clock::now();
   const bool tty = opt.progress && isatty(STDERR_FILENO);
-  Prefetcher prefetch(todo, model, size_t(2 * opt.batch_size));
-  std::vector<std::pair<std::string, Prepared>> batch;
-  Tensor host, device_batch;
-  auto flush = [&] {
-    if (batch.empty()) return;
-    const Shape one = batch[0].second.image.shape();
-    const int n = int(batch.size());
-    const Shape shape{opt.batch_size, one.c, one.h, one.w};
-    if (host.shape() != shape) {  // the first batch, or micrographs of another size
-      host = Tensor(shape);
-      device_batch = Tensor(shape, ctx.device());
-    }
-    for (int k = 0; k < n; ++k)
-      std::copy_n(batch[k].second.image.data<float>(), one.count(), host.data<float>() + k * one.count());
-    Tensor input = device_batch.images(0, n);
-    input.copy_from(host.images(0, n));
-    const Tensor head = graph.forward(ctx, input, Mode::infer).to(Device::cpu);
-    for (int k = 0; k < n; ++k) {
-      const std::string name = base_name(batch[k].first);
-      std::vector<Box> picks = picks_from_head(head, k, batch[k].second, anchors, box_size, low, opt);
-      std::vector<Box> confident;
-      for (const Box& b : picks)
-        if (b.confidence >= opt.threshold) confident.push_back(b);
-      write_eman_box((out / "EMAN" / (name + ".box")).string(), confident, box_size);
-      write_star((out / "STAR" / (name + ".star")).string(), confident, fs::path(batch[k].first).filename().string());
-      write_cbox((out / "CBOX" / (name + ".cbox")).string(), picks, box_size);  // last: marks it done
-      summary.boxes += confident.size();
-      all.push_back(std::move(picks));
-      ++summary.picked;
-    }
-    batch.clear();
+  std::mutex shared;  // guards summary, all and the progress line
+
+  // A micrograph's picks are complete when all its patches have been through the network; they are
+  // then merged (patches overlap: non-maximum suppression), filtered and written.
+  struct Pending {
+    std::string file;
+    size_t patches = 0, done = 0;
+    int width = 0, height = 0;
+    std::vector<Box> boxes;
+  };
+  auto finish = [&](Pending& p) {
+    const std::string name = base_name(p.file);
+    std::vector<Box> picks = select_picks(std::move(p.boxes), p.width, p.height, box_size, opt);
+    std::vector<Box> confident;
+    for (const Box& b : picks)
+      if (b.confidence >= opt.threshold) confident.push_back(b);
+    write_eman_box((out / "EMAN" / (name + ".box")).string(), confident, box_size);
+    write_star((out / "STAR" / (name + ".star")).string(), confident, fs::path(p.file).filename().string());
+    write_cbox((out / "CBOX" / (name + ".cbox")).string(), picks, box_size);  // last: marks it done
+    std::lock_guard lock(shared);
+    summary.boxes += confident.size();
+    all.push_back(std::move(picks));
+    ++summary.picked;
     if (tty) {
       const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       std::fprintf(stderr, "\rpicked %zu/%zu micrographs, %.1f micrographs/s   ", summary.picked, todo.size(),
                    summary.picked / s);
     }
   };
-  for (;;) {
-    std::optional<std::pair<std::string, Prepared>> item;
-    try {
-      item = prefetch.next();
-    } catch (const Error& e) {  // names the file; next() has moved past it
-      summary.failed.push_back(e.what());
-      continue;
+
+  // One device's share: its own reader thread, batches of patches of the same size through its
+  // network, each micrograph finished when its last patch is.
+  auto pick_on = [&](const PickDevice& device, std::vector<std::string> share) {
+    Context& ctx = *device.ctx;
+    ctx.make_current();
+    // Reading and preparing run on a thread of their own, at most two batches ahead; the low-pass
+    // filter runs on the device when it is a GPU.
+    const std::unique_ptr<GpuLowpass> gpu_filter =
+        ctx.on_gpu() && model.filter ? std::make_unique<GpuLowpass>(ctx) : nullptr;
+    size_t next_file = 0;
+    Background<Prefetched> prefetch(size_t(2 * opt.batch_size), [&]() -> std::optional<Prefetched> {
+      if (next_file == share.size()) return std::nullopt;
+      Prefetched item{share[next_file++], {}, nullptr};
+      try {
+        item.patches = prepare_patches(item.file, model, gpu_filter.get());
+      } catch (...) {
+        item.error = std::current_exception();
+      }
+      return item;
+    });
+    std::deque<Pending> pending;  // deque: references stay valid while it grows at the back
+    std::vector<std::pair<Pending*, Prepared>> batch;
+    Tensor host, device_batch;
+    auto flush = [&] {
+      if (batch.empty()) return;
+      const Shape one = batch[0].second.image.shape();
+      const int n = int(batch.size());
+      const Shape shape{opt.batch_size, one.c, one.h, one.w};
+      if (host.shape() != shape) {  // the first batch, or micrographs of another size
+        host = Tensor(shape);
+        device_batch = Tensor(shape, ctx.device());
+      }
+      for (int k = 0; k < n; ++k)
+        std::copy_n(batch[k].second.image.data<float>(), one.count(), host.data<float>() + k * one.count());
+      Tensor input = device_batch.images(0, n);
+      input.copy_from(host.images(0, n));
+      const Tensor head = device.graph->forward(ctx, input, Mode::infer).to(Device::cpu);
+      for (int k = 0; k < n; ++k) {
+        Pending& p = *batch[k].first;
+        const std::vector<Box> boxes = boxes_from_head(head, k, batch[k].second, anchors, low);
+        p.boxes.insert(p.boxes.end(), boxes.begin(), boxes.end());
+        if (++p.done == p.patches) finish(p);
+      }
+      batch.clear();
+      while (!pending.empty() && pending.front().done == pending.front().patches) pending.pop_front();
+    };
+    while (std::optional<Prefetched> item = prefetch.next()) {
+      if (item->error) {
+        try {
+          std::rethrow_exception(item->error);
+        } catch (const Error& e) {  // names the file; the others go on
+          std::lock_guard lock(shared);
+          summary.failed.push_back(e.what());
+          continue;
+        }
+      }
+      std::vector<Prepared>& patches = item->patches;
+      pending.push_back({item->file, patches.size(), 0, patches[0].width, patches[0].height, {}});
+      for (Prepared& patch : patches) {
+        if (!batch.empty() && patch.image.shape() != batch[0].second.image.shape()) flush();
+        batch.emplace_back(&pending.back(), std::move(patch));
+        if (int(batch.size()) == opt.batch_size) flush();
+      }
     }
-    if (!item) break;
-    if (!batch.empty() && item->second.image.shape() != batch[0].second.image.shape()) flush();
-    batch.push_back(std::move(*item));
-    if (int(batch.size()) == opt.batch_size) flush();
-  }
-  flush();
+    flush();
+  };
+
+  // Micrographs dealt out in turn, one share per device, each picked on a thread of its own.
+  std::vector<std::vector<std::string>> shares(devices.size());
+  for (size_t i = 0; i < todo.size(); ++i) shares[i % devices.size()].push_back(todo[i]);
+  std::vector<std::exception_ptr> errors(devices.size());
+  std::vector<std::thread> threads;
+  for (size_t d = 0; d < devices.size(); ++d)
+    threads.emplace_back([&, d] {
+      try {
+        pick_on(devices[d], std::move(shares[d]));
+      } catch (...) {
+        errors[d] = std::current_exception();
+      }
+    });
+  for (std::thread& t : threads) t.join();
+  for (const std::exception_ptr& e : errors)
+    if (e) std::rethrow_exception(e);
   if (tty) std::fprintf(stderr, "\n");
   summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   write_distributions(out / "DISTR", all);
   return summary;
+}
+
+PickSummary pick_micrographs(Graph& graph, Context& ctx, const ModelConfig& model, const std::vector<std::string>& files,
+                             const std::string& out_dir, const PickOptions& opt) {
+  return pick_micrographs({PickDevice{&graph, &ctx}}, model, files, out_dir, opt);
 }
 
 }  // namespace cupick

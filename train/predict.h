@@ -32,6 +32,15 @@ std::vector<Box> picks_from_head(const Tensor& head, int image, const Prepared& 
                                  const std::vector<std::pair<float, float>>& anchors, float box_size,
                                  float min_confidence, const PickOptions& opt);
 
+// The decoded boxes of image `image` of a head, confident at least `min_confidence`, in micrograph
+// pixels (a patch's corner added) and box-file y, est_w/est_h set; nothing filtered yet.
+std::vector<Box> boxes_from_head(const Tensor& head, int image, const Prepared& micrograph,
+                                 const std::vector<std::pair<float, float>>& anchors, float min_confidence);
+
+// One micrograph's boxes (from all its patches) to its picks: suppressed, fully inside the
+// width x height micrograph, filtered by size and distance, w and h set to `box_size` (if > 0).
+std::vector<Box> select_picks(std::vector<Box> boxes, int width, int height, float box_size, const PickOptions& opt);
+
 struct PickSummary {
   size_t picked = 0, skipped = 0;  // micrographs picked now, and left as they were (done before)
   size_t boxes = 0;                // above the threshold, in the micrographs picked now
@@ -44,8 +53,22 @@ struct PickSummary {
 // last, so an interrupted run resumes where it stopped. A micrograph that cannot be read is left
 // out (in `failed`) and the others are picked: one damaged file does not stop a night's run, and
 // the next run picks just it. Reading and preprocessing run on a background thread while the
-// network works. Error: two files of the same base name (their results would overwrite each other).
+// network works. Patch mode (model.num_patches > 1): every patch goes through the network and the
+// picks of all patches are merged (non-maximum suppression) before filtering. Error: two files of the same base name (their results would overwrite each other).
 PickSummary pick_micrographs(Graph& graph, Context& ctx, const ModelConfig& model,
+                             const std::vector<std::string>& files, const std::string& out_dir,
+                             const PickOptions& opt);
+
+// A network and the device it lives on.
+struct PickDevice {
+  Graph* graph;
+  Context* ctx;
+};
+
+// The same on several devices (e.g. one per GPU, each with its own copy of the network): the
+// micrographs are dealt out in turn and each device picks its share on a thread of its own, with
+// its own reader. The results are those of one device.
+PickSummary pick_micrographs(const std::vector<PickDevice>& devices, const ModelConfig& model,
                              const std::vector<std::string>& files, const std::string& out_dir,
                              const PickOptions& opt);
 

@@ -8,8 +8,10 @@
 #include <cstdio>
 #include <filesystem>
 #include <sstream>
+#include <map>
 #include <numeric>
 
+#include "io/background.h"
 #include "io/files.h"
 #include "io/weights.h"
 #include "train/optimizer.h"
@@ -74,15 +76,28 @@ Plateau::Decision Plateau::update(double valid_loss) {
 }
 
 void split_validation(std::vector<Example>& train, std::vector<Example>& valid, unsigned seed) {
+  // A micrograph's patches (examples of one name) go together: validating on one patch of a
+  // micrograph whose other patches, overlapping it, were trained on would flatter the loss.
+  std::vector<std::vector<size_t>> micrographs;  // example indices, micrograph by micrograph
+  std::map<std::string, size_t> index;
+  for (size_t i = 0; i < train.size(); ++i) {
+    auto [it, fresh] = index.emplace(train[i].name, micrographs.size());
+    if (fresh) micrographs.emplace_back();
+    micrographs[it->second].push_back(i);
+  }
   std::mt19937 rng(seed);
-  std::vector<size_t> groups[2];  // with particles, without
-  for (size_t i = 0; i < train.size(); ++i) groups[train[i].boxes.empty()].push_back(i);
+  std::vector<size_t> groups[2];  // micrographs with particles, without
+  for (size_t m = 0; m < micrographs.size(); ++m) {
+    bool empty = true;
+    for (size_t i : micrographs[m]) empty = empty && train[i].boxes.empty();
+    groups[empty].push_back(m);
+  }
   std::vector<Example> keep;
   for (std::vector<size_t>& group : groups) {
     std::shuffle(group.begin(), group.end(), rng);
     const size_t n_valid = size_t(std::lround(0.2 * group.size()));
     for (size_t k = 0; k < group.size(); ++k)
-      (k < n_valid ? valid : keep).push_back(std::move(train[group[k]]));
+      for (size_t i : micrographs[group[k]]) (k < n_valid ? valid : keep).push_back(std::move(train[i]));
   }
   train = std::move(keep);
 }
@@ -132,7 +147,8 @@ TrainResult train(Graph& graph, Context& ctx, const TrainOptions& opt, const std
     return !graph.find(name.substr(0, name.find('/')))->frozen();
   });
 
-  // Batches live in memory allocated once: a host staging tensor and its copy on the device.
+  // Every batch goes through `batch` on the device, allocated once; validation batches are packed
+  // into `host_batch` first, training batches by the background thread (below).
   Tensor host_batch(batch_shape), batch(batch_shape, ctx.device()), dhead(head_shape, ctx.device());
   // Fills the first examples.size() images of the batch; returns a view of just those.
   auto fill = [&](const std::vector<const Example*>& examples, std::vector<std::vector<TruthBox>>& truth) {
@@ -148,7 +164,32 @@ TrainResult train(Graph& graph, Context& ctx, const TrainOptions& opt, const std
     return view;
   };
 
+  // A training batch as the background thread assembles it: the (augmented) images packed into a
+  // host tensor of batch_shape, and their boxes in grid cells.
+  struct TrainingBatch {
+    Tensor images;
+    std::vector<std::vector<TruthBox>> truth;
+  };
+  // Batch b of an epoch's order: every batch is full (the last one wraps around), so the plan and its
+  // memory never change. Augmentation draws from `rng` example by example, in the batch's order.
   std::mt19937 rng(opt.seed);
+  auto assemble = [&](const std::vector<size_t>& order, size_t b) {
+    TrainingBatch out{Tensor(batch_shape), {}};
+    const size_t per_image = one.count();
+    for (int k = 0; k < opt.batch_size; ++k) {
+      const Example& e = train_set[order[(b * opt.batch_size + k) % order.size()]];
+      Example augmented;
+      if (augment) {
+        augmented = e.copy();
+        augment(augmented, rng);
+      }
+      const Example& member = augment ? augmented : e;
+      std::copy_n(member.image.data<float>(), per_image, out.images.data<float>() + k * per_image);
+      out.truth.push_back(to_grid(member.boxes, cell_w, cell_h));
+    }
+    return out;
+  };
+
   const bool tty = opt.progress && isatty(STDERR_FILENO);
   TrainResult result;
   result.best_valid_loss = INFINITY;
@@ -162,7 +203,6 @@ TrainResult train(Graph& graph, Context& ctx, const TrainOptions& opt, const std
   };
   std::vector<std::vector<TruthBox>> truth;
   std::vector<const Example*> members;
-  std::vector<Example> augmented(opt.batch_size);
 
   for (int epoch = 1; epoch <= opt.epochs; ++epoch) {
     const Clock::time_point start = Clock::now();
@@ -171,25 +211,24 @@ TrainResult train(Graph& graph, Context& ctx, const TrainOptions& opt, const std
     for (int t = 0; t < opt.train_times; ++t)
       for (size_t i = 0; i < train_set.size(); ++i) order.push_back(i);
     std::shuffle(order.begin(), order.end(), rng);
-    // Every batch is full (the last one wraps around), so the plan and its memory never change.
     const size_t batches = (order.size() + opt.batch_size - 1) / opt.batch_size;
+    // This epoch's batches are assembled (copied, augmented, packed) on a thread of their own, up to
+    // two ahead, while the device trains. That thread is the only user of `rng` until the epoch's
+    // batches are done (it is joined before the next shuffle), and draws in batch order: a seed
+    // gives the same batches as assembling them in line. Whatever augment does (the tests ask
+    // for a stop there) also happens within the epoch the batch belongs to.
+    size_t assembled = 0;
+    Background<TrainingBatch> prepared(2, [&]() -> std::optional<TrainingBatch> {
+      if (assembled == batches) return std::nullopt;
+      return assemble(order, assembled++);
+    });
     double train_loss = 0;
     size_t done = 0;
     for (size_t b = 0; b < batches && !g_stop; ++b) {
-      members.clear();
-      for (int k = 0; k < opt.batch_size; ++k) {
-        const Example& e = train_set[order[(b * opt.batch_size + k) % order.size()]];
-        if (augment) {
-          augmented[k] = e.copy();
-          augment(augmented[k], rng);
-          members.push_back(&augmented[k]);
-        } else {
-          members.push_back(&e);
-        }
-      }
-      fill(members, truth);  // always a whole batch
+      const TrainingBatch ready = prepared.next().value();  // rethrows what augment threw
+      batch.copy_from(ready.images);
       const Tensor& head = graph.forward(ctx, batch, Mode::train);
-      const LossTerms terms = loss.compute(ctx, head, truth, warmup, dhead);
+      const LossTerms terms = loss.compute(ctx, head, ready.truth, warmup, dhead);
       if (!std::isfinite(terms.total))
         throw Error("training: the loss is not finite in epoch " + std::to_string(epoch) +
                     " (learning rate too high, or images not normalised?)");

@@ -1,0 +1,370 @@
+// The cupick program as a user runs it: exit statuses (0 done, 1 an error, 2 a mistake in the
+// command line), errors as one line "cupick <command>: ..." that names the file and the problem,
+// nothing half-written after a failure, and predict picking up where an earlier run stopped.
+//
+// Each test runs the program built beside this one (CUPICK_BINARY, set in CMakeLists.txt) in a
+// folder of its own, stdout and stderr going to files there. predict runs on the CPU with crYOLO's
+// network at a 128 x 128 input, on 128 x 128 micrographs, with weights that are only initialised
+// (written once for the whole suite): a run takes well under a second.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <initializer_list>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "io/config.h"
+#include "io/mrc.h"
+#include "io/simulate.h"
+#include "io/weights.h"
+#include "nets/network.h"
+#include "tests/temp_dir.h"
+
+namespace cupick {
+namespace {
+
+namespace fs = std::filesystem;
+using test::TempDir;
+
+constexpr int kSide = 128;  // micrographs and network input, pixels
+constexpr int kBox = 32;    // the config's box size (anchors)
+
+std::string read_text(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+std::vector<std::string> split_lines(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+struct Result {
+  int status = -1;  // the exit status; -1 when the program did not exit by itself (a crash)
+  std::string out, err;
+};
+
+// Runs `cupick ARGS` from `dir` (where relative paths land), no input, stdout and stderr to files.
+Result cupick(const TempDir& dir, const std::string& args) {
+  const fs::path out = dir.path / "stdout.txt", err = dir.path / "stderr.txt";
+  const std::string command = "cd '" + dir.path.string() + "' && '" CUPICK_BINARY "' " + args + " </dev/null >'" +
+                              out.string() + "' 2>'" + err.string() + "'";
+  const int raw = std::system(command.c_str());
+  Result r;
+  r.status = raw != -1 && WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+  r.out = read_text(out);
+  r.err = read_text(err);
+  fs::remove(out);
+  fs::remove(err);
+  return r;
+}
+
+// A failed command (status 1) whose error is the last line on stderr, "cupick <command>: ...", the
+// only line there that starts so (progress and warnings may come before it), containing each of
+// `parts` (a file, the problem).
+::testing::AssertionResult failed_with(const Result& r, const std::string& command,
+                                       std::initializer_list<std::string> parts) {
+  const std::vector<std::string> lines = split_lines(r.err);
+  auto failure = [&](const std::string& why) {
+    return ::testing::AssertionFailure() << why << "\nstatus " << r.status << "\nstdout:\n" << r.out << "stderr:\n" << r.err;
+  };
+  if (r.status != 1) return failure("exit status is not 1");
+  if (lines.empty()) return failure("nothing on stderr");
+  const std::string prefix = "cupick " + command + ": ";
+  if (lines.back().rfind(prefix, 0) != 0) return failure("the last line on stderr does not start with '" + prefix + "'");
+  for (size_t i = 0; i + 1 < lines.size(); ++i)
+    if (lines[i].rfind("cupick ", 0) == 0) return failure("more than one error line");
+  for (const std::string& part : parts)
+    if (lines.back().find(part) == std::string::npos) return failure("the error does not say '" + part + "'");
+  return ::testing::AssertionSuccess();
+}
+
+// A mistake in the command line: status 2, the usage (or a line pointing to --help) on stderr only.
+::testing::AssertionResult usage_error(const Result& r, const std::string& expected_in_err) {
+  if (r.status == 2 && r.out.empty() && r.err.find(expected_in_err) != std::string::npos)
+    return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << "expected status 2 and '" << expected_in_err << "' on stderr; status "
+                                       << r.status << "\nstdout:\n" << r.out << "stderr:\n" << r.err;
+}
+
+// A simulated micrograph, written as MRC.
+void write_micrograph(const std::string& path, int index) {
+  SimulationOptions options;
+  options.width = options.height = kSide;
+  options.box_size = kBox;
+  fs::create_directories(fs::path(path).parent_path());
+  write_mrc(path, simulate_micrograph(options, index).image);
+}
+
+// Four simulated micrographs, mic/m0.mrc ... mic/m3.mrc.
+const char* const kMicrographs[] = {"m0", "m1", "m2", "m3"};
+void write_micrographs(const TempDir& dir) {
+  for (int i = 0; i < 4; ++i) write_micrograph(dir / (std::string("mic/") + kMicrographs[i] + ".mrc"), i);
+}
+
+// The config the predict tests use: `architecture` at kSide, box kBox, the filter cache in `dir`.
+std::string write_config(const TempDir& dir, const std::string& architecture = "crYOLO") {
+  const std::string path = dir / "config.json";
+  save_config(path, make_config(kBox, {{"architecture", architecture},
+                                       {"input_size", std::to_string(kSide)},
+                                       {"filtered_output", dir / "filtered"}}));
+  return path;
+}
+
+class Cli : public ::testing::Test {
+ protected:
+  static void TearDownTestSuite() {
+    std::error_code ec;
+    if (!folder_.empty()) fs::remove_all(folder_, ec);
+  }
+  // Initialised crYOLO weights (14.6 million parameters, 58 MB), written once per process, when a
+  // test first needs them (CTest runs each test in a process of its own).
+  static std::string weights() {
+    if (folder_.empty()) {
+      folder_ = fs::temp_directory_path() / ("cupick_cli_weights_" + std::to_string(getpid()));
+      fs::create_directories(folder_);
+      Graph graph = build_network("crYOLO", 1, 1, 1);
+      graph.to(Device::cpu);
+      initialize(graph, {1, 1, kSide, kSide}, 3);
+      save_weights((folder_ / "crYOLO.safetensors").string(), graph.params());
+    }
+    return (folder_ / "crYOLO.safetensors").string();
+  }
+
+  TempDir dir;
+
+  // `cupick predict` of `input` into dir/out on the CPU, with `more` flags.
+  Result predict(const std::string& config, const std::string& input, const std::string& more = "") {
+    return cupick(dir, "predict -c " + config + " -w " + weights() + " -i " + input + " -o " + (dir / "out") + " --cpu " + more);
+  }
+
+ private:
+  static fs::path folder_;
+};
+fs::path Cli::folder_;
+
+// ---- The command line itself --------------------------------------------------------------------
+
+const char* const kCommands[] = {"demo", "simulate", "config", "train", "predict", "evaluate", "summary", "info"};
+
+// No command at all is a request for the overview (as --help): every command listed, on stdout.
+TEST_F(Cli, NoArgumentsListsTheCommands) {
+  const Result r = cupick(dir, "");
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(r.err.empty()) << r.err;
+  for (const char* command : kCommands) EXPECT_NE(r.out.find(std::string("  ") + command + " "), std::string::npos) << command;
+}
+
+TEST_F(Cli, UnknownCommandIsAUsageError) {
+  const Result r = cupick(dir, "pick -i x.mrc");
+  EXPECT_TRUE(usage_error(r, "cupick: unknown command 'pick'"));
+  EXPECT_NE(r.err.find("usage: cupick <command>"), std::string::npos) << r.err;
+}
+
+TEST_F(Cli, UnknownOptionIsOneLineNamingItAndTheAllowedOnes) {
+  const Result r = cupick(dir, "predict -c c.json --treshold 0.2");
+  EXPECT_TRUE(usage_error(r, "cupick predict: unknown option --treshold (allowed: --conf, --weights"));
+  EXPECT_EQ(split_lines(r.err).size(), 1u) << r.err;
+  EXPECT_NE(r.err.find("--help"), std::string::npos) << r.err;
+}
+
+TEST_F(Cli, MissingRequiredOptionPrintsTheUsage) {
+  // predict without -w, -i and -o; evaluate without -t; train and summary without -c; config without a box size.
+  for (const auto& [args, usage] :
+       {std::pair{"predict -c c.json", "usage: cupick predict -c CONFIG -w WEIGHTS"},
+        std::pair{"evaluate -p picks", "usage: cupick evaluate -p PICKS -t TRUTH"},
+        std::pair{"train", "usage: cupick train -c CONFIG"}, std::pair{"summary", "usage: cupick summary"},
+        std::pair{"config out.json", "usage: cupick config OUT.json BOX_SIZE"}}) {
+    const Result r = cupick(dir, args);
+    EXPECT_TRUE(usage_error(r, usage)) << args;
+  }
+  EXPECT_FALSE(fs::exists(dir / "out.json"));
+}
+
+TEST_F(Cli, OptionWithoutItsValueIsAUsageError) {
+  EXPECT_TRUE(usage_error(cupick(dir, "predict -c c.json -w w -i in -o"), "option -o needs a value"));
+  EXPECT_TRUE(usage_error(cupick(dir, "predict -c c.json -w w -i in -o out -t high"), "--threshold needs a number, got 'high'"));
+}
+
+TEST_F(Cli, HelpOfEveryCommand) {
+  for (const char* command : kCommands) {
+    const Result r = cupick(dir, std::string(command) + " --help");
+    EXPECT_EQ(r.status, 0) << command << ": " << r.err;
+    EXPECT_EQ(r.out.rfind(std::string("usage: cupick ") + command, 0), 0u) << command << ": " << r.out;
+    EXPECT_NE(r.out.find("--help"), std::string::npos) << command;
+    EXPECT_TRUE(r.err.empty()) << command << ": " << r.err;
+  }
+  EXPECT_TRUE(fs::is_empty(dir.path)) << "--help wrote something";  // demo --help, above all, ran nothing
+}
+
+// ---- predict ------------------------------------------------------------------------------------
+
+TEST_F(Cli, PredictWithoutTheConfig) {
+  write_micrograph(dir / "mic/a.mrc", 0);
+  const Result r = predict(dir / "missing.json", dir / "mic");
+  EXPECT_TRUE(failed_with(r, "predict", {dir / "missing.json", "no such file"}));
+  EXPECT_EQ(split_lines(r.err).size(), 1u) << r.err;
+  EXPECT_FALSE(fs::exists(dir / "out"));
+}
+
+TEST_F(Cli, PredictWithInvalidJsonNamesLineAndColumn) {
+  write_micrograph(dir / "mic/a.mrc", 0);
+  // A missing comma after "input_size": 128; the next key starts at line 5, column 9.
+  const std::string config = dir.file("config.json", "{\n    \"model\": {\n        \"architecture\": \"crYOLO\",\n"
+                                                     "        \"input_size\": 128\n        \"anchors\": [32, 32]\n"
+                                                     "    }\n}\n");
+  const Result r = predict(config, dir / "mic");
+  EXPECT_TRUE(failed_with(r, "predict", {config + ":5:9: invalid JSON"}));
+  EXPECT_EQ(split_lines(r.err).size(), 1u) << r.err;
+  EXPECT_FALSE(fs::exists(dir / "out"));
+}
+
+TEST_F(Cli, PredictWithoutTheWeights) {
+  write_micrograph(dir / "mic/a.mrc", 0);
+  const std::string config = write_config(dir);
+  const Result r = cupick(dir, "predict -c " + config + " -w " + (dir / "none.safetensors") + " -i " + (dir / "mic") +
+                                   " -o " + (dir / "out") + " --cpu");
+  EXPECT_TRUE(failed_with(r, "predict", {dir / "none.safetensors", "no such weights file"}));
+  EXPECT_FALSE(fs::exists(dir / "out/CBOX/a.cbox"));
+}
+
+// Weights of crYOLO's network for a config of PhosaurusNet: the error names both files and says
+// which network the config describes.
+TEST_F(Cli, PredictWithWeightsOfAnotherNetwork) {
+  write_micrograph(dir / "mic/a.mrc", 0);
+  const std::string config = write_config(dir, "PhosaurusNet");
+  const Result r = predict(config, dir / "mic");
+  EXPECT_TRUE(failed_with(r, "predict", {weights(), config, "PhosaurusNet"}));
+  EXPECT_FALSE(fs::exists(dir / "out/CBOX/a.cbox"));
+}
+
+TEST_F(Cli, PredictOnAFolderWithoutMicrographs) {
+  dir.file("mic/notes.txt", "no micrographs here\n");
+  const Result r = predict(write_config(dir), dir / "mic");
+  EXPECT_TRUE(failed_with(r, "predict", {dir / "mic", "no micrographs"}));
+  EXPECT_EQ(split_lines(r.err).size(), 1u) << r.err;
+}
+
+TEST_F(Cli, PredictOnAMissingInput) {
+  const Result r = predict(write_config(dir), dir / "nowhere");
+  EXPECT_TRUE(failed_with(r, "predict", {dir / "nowhere", "no such file or folder"}));
+}
+
+// A truncated micrograph among good ones: the good ones are picked, the bad one is named, the run
+// fails, and nothing is left half-written (no temporary files, no results for the bad one).
+TEST_F(Cli, PredictPicksTheGoodMicrographsAndNamesTheTruncatedOne) {
+  write_micrographs(dir);
+  fs::resize_file(dir / "mic/m2.mrc", 1024 + kSide * 10 * 4);  // the header and 10 of 128 rows
+  const Result r = predict(write_config(dir), dir / "mic", "--batch 2");
+  EXPECT_TRUE(failed_with(r, "predict", {"1 of 4 micrographs could not be picked"}));
+  EXPECT_NE(r.out.find("picked 3 micrographs"), std::string::npos) << r.out;
+  bool named = false;
+  for (const std::string& line : split_lines(r.err))
+    named = named || (line.rfind("warning: ", 0) == 0 && line.find(dir / "mic/m2.mrc") != std::string::npos);
+  EXPECT_TRUE(named) << "no warning names m2.mrc:\n" << r.err;
+  for (const char* name : {"m0", "m1", "m3"}) {
+    EXPECT_TRUE(fs::exists(dir / ("out/CBOX/" + std::string(name) + ".cbox"))) << name;
+    EXPECT_TRUE(fs::exists(dir / ("out/EMAN/" + std::string(name) + ".box"))) << name;
+    EXPECT_TRUE(fs::exists(dir / ("out/STAR/" + std::string(name) + ".star"))) << name;
+  }
+  for (const char* sub : {"CBOX", "EMAN", "STAR"})
+    for (const fs::directory_entry& e : fs::directory_iterator(dir.path / "out" / sub))
+      EXPECT_EQ(e.path().stem().string().rfind("m2", 0), std::string::npos) << e.path();
+  for (const fs::directory_entry& e : fs::recursive_directory_iterator(dir.path))
+    EXPECT_EQ(e.path().string().find(".tmp"), std::string::npos) << "left behind: " << e.path();
+}
+
+// An interrupted run, as predict sees it: one micrograph without results (its CBOX, the last file
+// written, is missing) and one with its CBOX but not its EMAN file. The next run picks only the
+// first (the CBOX marks a micrograph done), and what it writes is what the first run wrote;
+// --overwrite picks all four again, the same.
+TEST_F(Cli, PredictResumesWhereItStopped) {
+  write_micrographs(dir);
+  const std::string config = write_config(dir);
+  Result r = predict(config, dir / "mic", "-t 0");  // -t 0: every box in every file, so they are not empty
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("picked 4 micrographs (0 done before)"), std::string::npos) << r.out;
+  auto cbox = [&](int i) { return dir.path / "out" / "CBOX" / (std::string(kMicrographs[i]) + ".cbox"); };
+  std::vector<std::string> first;
+  for (int i = 0; i < 4; ++i) first.push_back(read_text(cbox(i)));
+  ASSERT_FALSE(split_lines(first[1]).empty());
+  const std::string eman1 = read_text(dir.path / "out" / "EMAN" / "m1.box");
+  const auto written_before = fs::last_write_time(cbox(0));
+
+  fs::remove(cbox(1));
+  fs::remove(dir.path / "out" / "EMAN" / "m2.box");
+  r = predict(config, dir / "mic", "-t 0");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("picked 1 micrographs (3 done before)"), std::string::npos) << r.out;
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(read_text(cbox(i)), first[i]) << "m" << i;
+  EXPECT_EQ(fs::last_write_time(cbox(0)), written_before) << "a done micrograph was written again";
+  EXPECT_EQ(read_text(dir.path / "out" / "EMAN" / "m1.box"), eman1);
+
+  r = predict(config, dir / "mic", "-t 0 --overwrite");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("picked 4 micrographs (0 done before)"), std::string::npos) << r.out;
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(read_text(cbox(i)), first[i]) << "m" << i;
+  EXPECT_TRUE(fs::exists(dir.path / "out" / "EMAN" / "m2.box"));
+}
+
+// ---- evaluate, config, train --------------------------------------------------------------------
+
+TEST_F(Cli, EvaluateWithAnEmptyPicksFolder) {
+  fs::create_directories(dir.path / "picks");
+  dir.file("truth/m0.box", "10\t10\t32\t32\n");
+  const Result r = cupick(dir, "evaluate -p " + (dir / "picks") + " -t " + (dir / "truth"));
+  EXPECT_TRUE(failed_with(r, "evaluate", {dir / "picks", "holds no .box, .star or .cbox file"}));
+  EXPECT_EQ(split_lines(r.err).size(), 1u) << r.err;
+  EXPECT_FALSE(fs::exists(dir / "picks/report.json"));
+}
+
+TEST_F(Cli, EvaluateWithoutTheTruthFolder) {
+  dir.file("picks/m0.box", "10\t10\t32\t32\n");
+  const Result r = cupick(dir, "evaluate -p " + (dir / "picks") + " -t " + (dir / "truth"));
+  EXPECT_TRUE(failed_with(r, "evaluate", {dir / "truth", "is not a folder"}));
+  EXPECT_EQ(split_lines(r.err).size(), 1u) << r.err;
+  EXPECT_FALSE(fs::exists(dir / "picks/report.json"));
+}
+
+TEST_F(Cli, ConfigDoesNotOverwriteWithoutBeingAsked) {
+  Result r = cupick(dir, "config cfg.json 160 --input_size 512");
+  ASSERT_EQ(r.status, 0) << r.err;
+  const Config written = load_config(dir / "cfg.json");
+  EXPECT_EQ(written.model.anchors, (Anchor{160, 160}));
+  EXPECT_EQ(written.model.input_size.height, 512);
+  const std::string before = read_text(dir.path / "cfg.json");
+
+  r = cupick(dir, "config cfg.json 200");
+  EXPECT_TRUE(failed_with(r, "config", {"cfg.json", "already exists"}));
+  EXPECT_EQ(split_lines(r.err).size(), 1u) << r.err;
+  EXPECT_EQ(read_text(dir.path / "cfg.json"), before);
+
+  r = cupick(dir, "config cfg.json 200 --overwrite");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(load_config(dir / "cfg.json").model.anchors, (Anchor{200, 200}));
+  for (const fs::directory_entry& e : fs::directory_iterator(dir.path))
+    EXPECT_EQ(e.path().filename(), "cfg.json") << "left behind: " << e.path();
+}
+
+TEST_F(Cli, TrainWithoutTheImageFolder) {
+  fs::create_directories(dir.path / "annot");
+  const std::string config = dir / "config.json";
+  save_config(config, make_config(kBox, {{"input_size", std::to_string(kSide)},
+                                         {"train_image_folder", dir / "images"},
+                                         {"train_annot_folder", dir / "annot"}}));
+  const Result r = cupick(dir, "train -c " + config + " --cpu");
+  EXPECT_TRUE(failed_with(r, "train", {config, "train.train_image_folder '" + (dir / "images") + "' does not exist"}));
+  EXPECT_EQ(split_lines(r.err).size(), 1u) << r.err;
+}
+
+}  // namespace
+}  // namespace cupick
