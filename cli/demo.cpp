@@ -92,7 +92,7 @@ int run_demo(int argc, char** argv) {
 
   // A GPU trains PhosaurusNet at crYOLO's sizes. A CPU trains a small network (kCpuNetwork) at
   // input 256 on micrographs shrunk 4x; the particles are 32 input pixels across there, two grid
-  // cells, as 64-pixel particles are at 1024 on the GPU (smaller ones would share cells).
+  // cells (smaller ones would share cells; 64-pixel particles at 1024 on the GPU span four).
   SimulationOptions sim;
   sim.width = sim.height = 1024;
   sim.box_size = gpu ? 64 : 128;
@@ -101,7 +101,7 @@ int run_demo(int argc, char** argv) {
   const int input_size = gpu ? 1024 : 256;
   std::string architecture = "PhosaurusNet";
   if (!gpu) {
-    architecture = (dir / "cpu_network.json").string();
+    architecture = fs::absolute(dir / "cpu_network.json").string();  // the config works from anywhere
     write_file_atomically(architecture, kCpuNetwork);
   }
   std::printf("== 1. simulating micrographs (%dx%d, particles of %d px, SNR %.2f)\n", sim.width, sim.height,

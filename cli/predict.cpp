@@ -127,7 +127,11 @@ int run_predict(int argc, char** argv) {
   // One context and one copy of the network per device: several -g ids share the micrographs out.
   std::vector<std::unique_ptr<Context>> contexts;
   if (!args.has("--cpu") && args.all("--gpu").size() > 1)
-    for (const std::string& id : args.all("--gpu")) contexts.push_back(std::make_unique<Context>(parse_gpu_id(id)));
+    for (const std::string& id : args.all("--gpu")) {
+      for (const auto& ctx : contexts)
+        if (ctx->gpu_id() == parse_gpu_id(id)) throw UsageError("-g names GPU " + id + " twice");
+      contexts.push_back(std::make_unique<Context>(parse_gpu_id(id)));
+    }
   else
     contexts.push_back(choose_device(args));
   std::vector<Graph> graphs;

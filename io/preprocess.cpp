@@ -144,7 +144,7 @@ Image lowpass(const Image& image, double cutoff) {
 std::string lowpass_cache_path(const std::string& micrograph_path, double cutoff, const std::string& cache_dir) {
   // The folder's hash keeps apart micrographs of one name in different folders (every data set
   // has its own "sim_0000" or "FoilHole_1"), which would otherwise be served each other's images.
-  const std::string folder = fs::absolute(micrograph_path).parent_path().lexically_normal().string();
+  const std::string folder = fs::absolute(micrograph_path).lexically_normal().parent_path().string();
   uint32_t hash = 2166136261u;  // FNV-1a
   for (unsigned char c : folder) hash = (hash ^ c) * 16777619u;
   char tag[16];

@@ -39,11 +39,11 @@ class Context;  // engine/context.h
 // lowpass() on a GPU: the same padding, transfer function and normalisation, with cuFFT's
 // transforms for FFTW's; the two agree to float rounding. Keeps the cuFFT plans and device buffers
 // of the last two padded sizes it met (a folder of same-sized micrographs plans once), so keep one
-// filter for many micrographs. Runs on ctx's stream and returns when the stream is done, so it also
-// waits for what else was queued there; it makes ctx's GPU the calling thread's current device.
-// Thread-safe (one image at a time); ctx must outlive it. Memory: a 4096 x 4096 micrograph filtered
-// at 0.025 (crYOLO's 0.1 for a 1024 network input) is transformed at 8192 x 8192: 256 MB of real
-// and 256 MB of complex values, cuFFT's work area (shared by both plans) and the image, under 1 GB.
+// filter for many micrographs. Runs on a stream of its own (so it overlaps the network's work on
+// ctx's stream) and returns when that is done; it makes ctx's GPU the calling thread's current
+// device. Thread-safe (one image at a time); ctx must outlive it. Memory: a 4096 x 4096 micrograph
+// filtered at 0.025 (crYOLO's 0.1 for a 1024 network input) is transformed at 4480 x 4480: 80 MB of
+// real and 80 MB of complex values, cuFFT's work area (shared by both plans) and the image.
 class GpuLowpass {
  public:
   // Error unless ctx is on a GPU.

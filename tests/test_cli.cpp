@@ -53,10 +53,17 @@ struct Result {
   std::string out, err;
 };
 
+// The cupick program: beside this test program where it was copied with it (the GPU bundle), else
+// where the build put it.
+std::string cupick_binary() {
+  const fs::path beside = fs::read_symlink("/proc/self/exe").parent_path() / "cupick";
+  return fs::exists(beside) ? beside.string() : CUPICK_BINARY;
+}
+
 // Runs `cupick ARGS` from `dir` (where relative paths land), no input, stdout and stderr to files.
 Result cupick(const TempDir& dir, const std::string& args) {
   const fs::path out = dir.path / "stdout.txt", err = dir.path / "stderr.txt";
-  const std::string command = "cd '" + dir.path.string() + "' && '" CUPICK_BINARY "' " + args + " </dev/null >'" +
+  const std::string command = "cd '" + dir.path.string() + "' && '" + cupick_binary() + "' " + args + " </dev/null >'" +
                               out.string() + "' 2>'" + err.string() + "'";
   const int raw = std::system(command.c_str());
   Result r;

@@ -61,7 +61,7 @@ TEST(Filter, PaddedSizeIsAFastLengthWithAMargin) {
   EXPECT_EQ(lowpass_padded_size(1024, 0.5), 1050);  // margin 8: 1040 -> 1050
   EXPECT_EQ(lowpass_padded_size(4096, 0.025), 4480);
   EXPECT_EQ(lowpass_padded_size(100, 0.01), 300);   // the margin stops at the side: 100 + 200
-  EXPECT_EQ(lowpass_padded_size(101, 0.01), 320);   // 303 -> even 304 = 2^4 x 19 ... -> 320 = 2^6 x 5
+  EXPECT_EQ(lowpass_padded_size(101, 0.01), 320);   // 301 -> even 302 = 2 x 151 ... -> 320 = 2^6 x 5
 }
 
 TEST(Filter, RejectsCutoffsOutsideTheBand) {

@@ -507,8 +507,10 @@ TEST(Picking, SeveralDevicesGiveWhatOneGives) {
   const fs::path dir = fs::temp_directory_path() / "cupick_test_pick_devices";
   fs::remove_all(dir);
   fs::create_directories(dir / "mic");
-  for (const char* name : {"a", "b", "c", "d", "e"})
-    write_micrograph((dir / "mic" / (std::string(name) + ".mrc")).string(), "", 256, 256, {{100, 100, 32, 32, 1}}, 2);
+  const std::vector<std::string> names = {"a", "b", "c", "d", "e"};
+  for (int i = 0; i < 5; ++i)  // each its own noise and particles, so results cannot be swapped unseen
+    write_micrograph((dir / "mic" / (names[i] + ".mrc")).string(), "", 256, 256,
+                     {{60.f + 30 * i, 90.f + 20 * i, 32, 32, 1}, {200.f - 25 * i, 60, 32, 32, 1}}, unsigned(2 + i));
   ModelConfig model;
   model.input_size = {128, 128, false};
   model.anchors = Anchor{32, 32};
@@ -528,11 +530,20 @@ TEST(Picking, SeveralDevicesGiveWhatOneGives) {
   EXPECT_EQ(single.picked, 5u);
   EXPECT_EQ(shared.picked, 5u);
   EXPECT_EQ(shared.boxes, single.boxes);
-  for (const char* name : {"a", "b", "c", "d", "e"}) {
-    const std::string cbox = std::string("CBOX/") + name + ".cbox";
+  std::vector<std::vector<Box>> seen;
+  for (const std::string& name : names) {
+    const std::string cbox = "CBOX/" + name + ".cbox";
     const std::vector<Box> x = read_boxes((dir / "single" / cbox).string()), y = read_boxes((dir / "shared" / cbox).string());
     ASSERT_EQ(x.size(), y.size()) << name;
-    for (size_t i = 0; i < x.size(); ++i) EXPECT_EQ(x[i].confidence, y[i].confidence) << name;
+    for (size_t i = 0; i < x.size(); ++i) {
+      EXPECT_EQ(x[i].x, y[i].x) << name;
+      EXPECT_EQ(x[i].y, y[i].y) << name;
+      EXPECT_EQ(x[i].estimated_w(), y[i].estimated_w()) << name;
+      EXPECT_EQ(x[i].confidence, y[i].confidence) << name;
+    }
+    for (const std::vector<Box>& other : seen)  // the micrographs differ, and so do their picks
+      EXPECT_FALSE(!x.empty() && other.size() == x.size() && other[0].x == x[0].x && other[0].confidence == x[0].confidence);
+    seen.push_back(x);
   }
   fs::remove_all(dir);
 }

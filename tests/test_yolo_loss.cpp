@@ -403,8 +403,7 @@ namespace cupick {
 namespace {
 
 // A size logit far past kMaxSizeLogit (one bad early step) leaves the loss finite and pulls the
-// logit back down with the gradient of the bounded size, 20 anchors wide, not exp(200). Decoding
-// bounds the size the same way.
+// logit back down with the gradient of the bounded size, 20 anchors wide, not exp(200).
 TEST(YoloLoss, HugeSizeLogitIsBoundedAndPulledBack) {
   Context cpu;
   YoloLoss loss({.anchors = {{1, 1}}});

@@ -47,8 +47,9 @@ Prepared to_network(const Image& image, const Tile& tile, int width, int height,
   p.scale_y = float(size.height) / tile.height;
   p.x0 = tile.x0;
   p.y0 = tile.y0;
-  Image resized = resize_bilinear(tile.width == width && tile.height == height ? image : crop(image, tile), size.width,
-                                  size.height);
+  Image resized = tile.width == width && tile.height == height
+                      ? resize_bilinear(image, size.width, size.height)
+                      : resize_bilinear(crop(image, tile), size.width, size.height);
   if (model.norm == "GMM") normalize_gmm(resized, 1);
   else normalize_standard(resized);
   p.image = to_tensor(resized);

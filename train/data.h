@@ -43,9 +43,10 @@ std::vector<std::string> list_micrographs(const std::string& folder);
 // annotation without micrograph, and boxes outside the image or duplicated give one warning line
 // each (in `warnings`); no pair at all is an Error. Boxes without a size (STAR) get the anchor size.
 // In patch mode each micrograph gives n x n examples (all named as the micrograph), each holding the
-// boxes whose centre lies in its patch (a box cut by the patch's edge is whole in the overlap of
-// its neighbour). The micrographs are prepared on up to 8 threads (each holds one micrograph and, filtering a
-// 4096 x 4096 one on the CPU, about 0.6 GB of transforms), filtered on ctx's GPU when `ctx` is on
+// boxes whose centre lies in its patch (patches overlap by 2-4 x overlap_patches, so a box cut by
+// one patch's edge is whole in its neighbour when that overlap exceeds the box). The micrographs are
+// prepared on up to 8 threads (each holds one micrograph and, filtering a 4096 x 4096 one on the
+// CPU, about 0.2 GB of transforms), filtered on ctx's GPU when `ctx` is on
 // one; the examples come in file-name order whatever the threads do. `progress`: a line on stderr
 // counting the micrographs prepared, when it is a terminal.
 std::vector<Example> load_examples(const std::string& image_folder, const std::string& annot_folder,

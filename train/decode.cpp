@@ -31,8 +31,9 @@ std::vector<Box> decode_head(const Tensor& head, int image, const std::vector<st
         Box b;
         b.x = (sigmoid(t[i]) + cx) * cell_w;
         b.y = (sigmoid(t[plane + i]) + cy) * cell_h;
-        b.w = std::exp(std::min(t[2 * plane + i], kernels::kMaxSizeLogit)) * anchors[a].first * cell_w;
-        b.h = std::exp(std::min(t[3 * plane + i], kernels::kMaxSizeLogit)) * anchors[a].second * cell_h;
+        // Bounded as the loss bounds them (kernels::yolo::min_of, NaN included).
+        b.w = std::exp(kernels::yolo::min_of(t[2 * plane + i], kernels::kMaxSizeLogit)) * anchors[a].first * cell_w;
+        b.h = std::exp(kernels::yolo::min_of(t[3 * plane + i], kernels::kMaxSizeLogit)) * anchors[a].second * cell_h;
         b.confidence = conf;
         boxes.push_back(b);
       }

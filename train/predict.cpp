@@ -154,12 +154,12 @@ PickSummary pick_micrographs(const std::vector<PickDevice>& devices, const Model
 
   PickSummary summary;
   std::vector<std::string> todo;
-  std::vector<std::vector<Box>> all;  // for DISTR
+  std::map<std::string, std::vector<Box>> picked;  // for DISTR, by file: in the same order whoever picked
   for (const std::string& f : files) {
     const fs::path cbox = out / "CBOX" / (base_name(f) + ".cbox");
     if (!opt.overwrite && fs::exists(cbox)) {
       ++summary.skipped;
-      all.push_back(read_boxes(cbox.string()));
+      picked[f] = read_boxes(cbox.string());
       continue;
     }
     todo.push_back(f);
@@ -167,7 +167,7 @@ PickSummary pick_micrographs(const std::vector<PickDevice>& devices, const Model
 
   const auto start = std::chrono::steady_clock::now();
   const bool tty = opt.progress && isatty(STDERR_FILENO);
-  std::mutex shared;  // guards summary, all and the progress line
+  std::mutex shared;  // guards summary, picked and the progress line
 
   // A micrograph's picks are complete when all its patches have been through the network; they are
   // then merged (patches overlap: non-maximum suppression), filtered and written.
@@ -188,7 +188,7 @@ PickSummary pick_micrographs(const std::vector<PickDevice>& devices, const Model
     write_cbox((out / "CBOX" / (name + ".cbox")).string(), picks, box_size);  // last: marks it done
     std::lock_guard lock(shared);
     summary.boxes += confident.size();
-    all.push_back(std::move(picks));
+    picked[p.file] = std::move(picks);
     ++summary.picked;
     if (tty) {
       const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -202,8 +202,8 @@ PickSummary pick_micrographs(const std::vector<PickDevice>& devices, const Model
   auto pick_on = [&](const PickDevice& device, std::vector<std::string> share) {
     Context& ctx = *device.ctx;
     ctx.make_current();
-    // Reading and preparing run on a thread of their own, at most two batches ahead; the low-pass
-    // filter runs on the device when it is a GPU.
+    // Reading and preparing run on a thread of their own, at most 2 x batch_size micrographs ahead
+    // (all their patches); the low-pass filter runs on the device when it is a GPU.
     const std::unique_ptr<GpuLowpass> gpu_filter =
         ctx.on_gpu() && model.filter ? std::make_unique<GpuLowpass>(ctx) : nullptr;
     size_t next_file = 0;
@@ -247,6 +247,8 @@ PickSummary pick_micrographs(const std::vector<PickDevice>& devices, const Model
       if (item->error) {
         try {
           std::rethrow_exception(item->error);
+        } catch (const DeviceError&) {  // the GPU, not the file: nothing else would pick either
+          throw;
         } catch (const Error& e) {  // names the file; the others go on
           std::lock_guard lock(shared);
           summary.failed.push_back(e.what());
@@ -282,6 +284,8 @@ PickSummary pick_micrographs(const std::vector<PickDevice>& devices, const Model
     if (e) std::rethrow_exception(e);
   if (tty) std::fprintf(stderr, "\n");
   summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::vector<std::vector<Box>> all;
+  for (auto& [file, boxes] : picked) all.push_back(std::move(boxes));
   write_distributions(out / "DISTR", all);
   return summary;
 }
