@@ -62,8 +62,10 @@ TrainResult train_from_config(const Config& config, const std::string& config_pa
   size_t particles = 0;
   for (const Example& e : train_set) particles += e.boxes.size();
   const size_t patches = size_t(config.model.num_patches) * size_t(config.model.num_patches);
-  std::fprintf(stderr, "%zu training micrographs (%zu particles), %zu for validation, network input %dx%d%s\n",
-               train_set.size() / patches, particles, valid_set.size() / patches, input.w, input.h,
+  // In patch mode a particle in the overlap of two patches is counted in both.
+  std::fprintf(stderr, "%zu training micrographs (%zu %s), %zu for validation, network input %dx%d%s\n",
+               train_set.size() / patches, particles, patches > 1 ? "boxes in their patches" : "particles",
+               valid_set.size() / patches, input.w, input.h,
                patches > 1 ? (", " + std::to_string(patches) + " patches per micrograph").c_str() : "");
 
   Graph graph = build_network(config.model.architecture, 1, 1, 1);
