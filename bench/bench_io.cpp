@@ -36,10 +36,6 @@ namespace {
 constexpr int network_side = 1024;  // crYOLO's default input_size
 constexpr double config_cutoff = 0.1;  // crYOLO's default filter: [0.1, "filtered_tmp/"]
 
-Context* gpu_context() {
-  static std::unique_ptr<Context> gpu = Context::try_gpu();
-  return gpu.get();
-}
 
 // The simulated micrograph's file, written once and removed at exit.
 struct MicrographFile {
@@ -97,7 +93,7 @@ void stage_lowpass(benchmark::State& state, bool on_gpu) {
   const Target t = target_for(image);
   std::unique_ptr<GpuLowpass> gpu;
   if (on_gpu) {
-    gpu = std::make_unique<GpuLowpass>(*gpu_context());
+    gpu = std::make_unique<GpuLowpass>(*bench::gpu_context());
     gpu->filter(image, t.cutoff);  // plans and buffers, outside the timing
   }
   for (auto _ : state) benchmark::DoNotOptimize(gpu ? gpu->filter(image, t.cutoff) : lowpass(image, t.cutoff));
@@ -132,7 +128,7 @@ void stage_normalise(benchmark::State& state) {
 void pipeline(benchmark::State& state, int threads, bool on_gpu) {
   std::unique_ptr<GpuLowpass> gpu;
   if (on_gpu) {
-    gpu = std::make_unique<GpuLowpass>(*gpu_context());
+    gpu = std::make_unique<GpuLowpass>(*bench::gpu_context());
     prepare(g_file->path, gpu.get());  // plans and buffers, outside the timing
   }
   for (auto _ : state) {
@@ -160,7 +156,7 @@ int main(int argc, char** argv) {
       for (int j = i; j < argc; ++j) argv[j] = argv[j + 1];
       --argc, --i;
     }
-  const bool have_gpu = gpu_context() != nullptr;
+  const bool have_gpu = bench::gpu_context() != nullptr;
   bench::add_device_context(have_gpu);
   const int cores = int(std::max(1u, std::thread::hardware_concurrency()));
   benchmark::AddCustomContext("micrograph", std::to_string(side) + " x " + std::to_string(side) + " float32 MRC");

@@ -158,13 +158,13 @@ void run(benchmark::State& state, const Case& c, int batch, Context& ctx, bool b
 
 int main(int argc, char** argv) {
   using namespace cupick;
-  static Context cpu;
-  static std::unique_ptr<Context> gpu = Context::try_gpu();
+  Context& cpu = bench::cpu_context();
+  Context* gpu = bench::gpu_context();
   static const std::vector<Case> cases = network_cases();
   std::printf("devices: cpu%s; %zu distinct layers of PhosaurusNet, YOLO and crYOLO at %dx%d\n",
               gpu ? (", " + gpu->describe()).c_str() : " (no GPU)", cases.size(), kImage, kImage);
   bench::add_device_context(gpu != nullptr);
-  for (Context* ctx : {&cpu, gpu.get()}) {
+  for (Context* ctx : {&cpu, gpu}) {
     if (!ctx) continue;
     const std::vector<int> batches = ctx->on_gpu() ? std::vector<int>{1, 4, 8} : std::vector<int>{1};
     for (const Case& c : cases)

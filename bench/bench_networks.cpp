@@ -21,14 +21,6 @@
 namespace cupick {
 namespace {
 
-Context& cpu_context() {
-  static Context cpu;
-  return cpu;
-}
-Context* gpu_context() {
-  static std::unique_ptr<Context> gpu = Context::try_gpu();
-  return gpu.get();
-}
 
 // A network on ctx's device with its initial weights, and a micrograph-sized input.
 struct Setup {
@@ -98,8 +90,8 @@ int main(int argc, char** argv) {
       for (int j = i; j < argc; ++j) argv[j] = argv[j + 1];
       --argc, --i;
     }
-  bench::add_device_context(gpu_context() != nullptr);
-  for (Context* ctx : {&cpu_context(), gpu_context()}) {
+  bench::add_device_context(bench::gpu_context() != nullptr);
+  for (Context* ctx : {&bench::cpu_context(), bench::gpu_context()}) {
     if (!ctx) continue;
     const std::string dev = device_name(ctx->device());
     const bool gpu = ctx->on_gpu();

@@ -46,14 +46,6 @@ namespace {
 constexpr int kFullSide = 4096;  // K3-sized micrographs
 int g_side = kFullSide;
 
-Context& cpu_context() {
-  static Context cpu;
-  return cpu;
-}
-Context* gpu_context() {
-  static std::unique_ptr<Context> gpu = Context::try_gpu();
-  return gpu.get();
-}
 
 // A network input for the micrographs in use: `size` at 4096, scaled with --side, a multiple of 32.
 int input_for(int size) { return std::max(32, size * g_side / kFullSide / 32 * 32); }
@@ -133,7 +125,7 @@ int main(int argc, char** argv) {
       for (int j = i; j < argc; ++j) argv[j] = argv[j + 1];
       --argc, --i;
     }
-  const bool have_gpu = gpu_context() != nullptr;
+  const bool have_gpu = bench::gpu_context() != nullptr;
   bench::add_device_context(have_gpu);
   const int count = have_gpu ? 16 : 4;
   benchmark::AddCustomContext("micrographs", std::to_string(count) + " x " + std::to_string(g_side) + " x " +
@@ -145,9 +137,9 @@ int main(int argc, char** argv) {
     int input;  // at 4096
     int batch;
   };
-  std::vector<Case> cases = {{&cpu_context(), "PhosaurusNet", 1024, 4}, {&cpu_context(), "crYOLO", 512, 4}};
+  std::vector<Case> cases = {{&bench::cpu_context(), "PhosaurusNet", 1024, 4}, {&bench::cpu_context(), "crYOLO", 512, 4}};
   if (have_gpu)
-    for (int batch : {4, 8}) cases.push_back({gpu_context(), "PhosaurusNet", 1024, batch});
+    for (int batch : {4, 8}) cases.push_back({bench::gpu_context(), "PhosaurusNet", 1024, batch});
   for (const Case& c : cases) {
     const int input = input_for(c.input);
     const std::string name = std::string(device_name(c.ctx->device())) + "/predict/" + c.arch + "/" + std::to_string(input) +

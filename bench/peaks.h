@@ -8,8 +8,11 @@
 
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
+
+#include "engine/context.h"
 
 namespace cupick::bench {
 
@@ -31,6 +34,17 @@ inline std::optional<Peaks> peaks_for(const std::string& name) {
   if (name.find("H100") != std::string::npos && name.find("HBM3") != std::string::npos)
     return Peaks{"H100 SXM", 989.4, 989.4, 494.7, 66.9, 3.35};
   return std::nullopt;
+}
+
+// The contexts every benchmark program runs on, made once: the host, and GPU 0 or nullptr where
+// there is none.
+inline Context& cpu_context() {
+  static Context cpu;
+  return cpu;
+}
+inline Context* gpu_context() {
+  static std::unique_ptr<Context> gpu = Context::try_gpu();
+  return gpu.get();
 }
 
 // The device's name, and what the JSON output's "context" should say about it.

@@ -9,6 +9,7 @@
 #include "io/weights.h"
 #include "nets/network.h"
 #include "tests/layer_check.h"
+#include "tests/temp_dir.h"
 #include "train/data.h"
 #include "train/decode.h"
 #include "train/predict.h"
@@ -365,48 +366,22 @@ void write_micrograph(const std::string& mrc, const std::string& box, int width,
     for (int y = int(image_y - 10); y < int(image_y + 10); ++y)
       for (int x = int(b.x - 10); x < int(b.x + 10); ++x) image.at(x, y) += 3;
   }
+  std::filesystem::create_directories(std::filesystem::path(mrc).parent_path());
   write_mrc(mrc, image);
-  if (!box.empty()) write_eman_box(box, boxes, 0);
+  if (box.empty()) return;
+  std::filesystem::create_directories(std::filesystem::path(box).parent_path());
+  write_eman_box(box, boxes, 0);
 }
 
-// Micrograph pixels, network pixels and box-file coordinates meet, on a non-square micrograph whose
-// sides scale differently (400 x 300 -> 160 x 128): a box file read for training (load_examples)
-// lands on its particles in the network's input, and the head a perfect network would give for
-// those boxes comes out of picks_from_head as the file's boxes again, in micrograph pixels and
-// box-file y, with the configured box size and the estimated one.
-TEST(Picking, BoxFileRoundTripsThroughTheNetworkInput) {
-  namespace fs = std::filesystem;
-  const fs::path dir = fs::temp_directory_path() / "cupick_test_roundtrip";
-  fs::remove_all(dir);
-  fs::create_directories(dir / "mic");
-  fs::create_directories(dir / "box");
-  const int width = 400, height = 300;
-  const std::vector<Box> truth = {{70, 60, 40, 40, 1}, {210, 150, 36, 44, 1}, {330, 250, 40, 40, 1}};
-  write_micrograph((dir / "mic" / "a.mrc").string(), (dir / "box" / "a.box").string(), width, height, truth, 1);
-  ModelConfig model;
-  model.input_size = {128, 128, false};
-  model.anchors = Anchor{48, 48};
-  model.filter.reset();
-  std::vector<std::string> warnings;
-  const std::vector<Example> examples =
-      load_examples((dir / "mic").string(), (dir / "box").string(), model, warnings);
-  ASSERT_EQ(examples.size(), 1u);
-  EXPECT_TRUE(warnings.empty());
-  const Example& e = examples[0];
-  ASSERT_EQ(e.image.shape(), (Shape{1, 1, 128, 160}));
-  EXPECT_FLOAT_EQ(e.scale_x, 160.f / 400);
-  EXPECT_FLOAT_EQ(e.scale_y, 128.f / 300);
-  ASSERT_EQ(e.boxes.size(), truth.size());
-  for (const Box& b : e.boxes)  // on the particle: well above the background (about 0)
-    EXPECT_GT(e.image.data<float>()[int(b.y) * 160 + int(b.x)], 0.2f) << b.x << " " << b.y;
-
-  // The head: anchor 48 x 48 micrograph pixels, cells of 16 network pixels.
-  const Prepared p = prepare_micrograph((dir / "mic" / "a.mrc").string(), model);
+// The head a perfect network would give for `boxes` (network pixels of `p`'s image, 160 x 128):
+// cells of 16 pixels (8 x 10), one anchor of 48 x 48 micrograph pixels, confidence 0.9 where a box
+// is, 0.01 elsewhere.
+Tensor perfect_head(const std::vector<Box>& boxes, const Prepared& p) {
   Tensor head({1, 6, 8, 10});
   float* t = head.data<float>();
   const size_t plane = 80;
   for (size_t i = 0; i < plane; ++i) t[4 * plane + i] = logit(0.01f);
-  for (const Box& b : e.boxes) {
+  for (const Box& b : boxes) {
     const int cx = int(b.x / 16), cy = int(b.y / 16);
     const size_t i = size_t(cy) * 10 + cx;
     t[i] = logit(b.x / 16 - cx);
@@ -415,7 +390,11 @@ TEST(Picking, BoxFileRoundTripsThroughTheNetworkInput) {
     t[3 * plane + i] = std::log(b.h / (48 * p.scale_y));
     t[4 * plane + i] = logit(0.9f);
   }
-  const std::vector<Box> picks = picks_from_head(head, 0, p, {{48.f, 48.f}}, 48, 0.3f, PickOptions{});
+  return head;
+}
+
+// Every true box picked once, where it is and with its estimated size, in a 48-pixel box.
+void expect_picks_are(const std::vector<Box>& picks, const std::vector<Box>& truth) {
   ASSERT_EQ(picks.size(), truth.size());
   for (const Box& want : truth) {
     const Box* got = nullptr;
@@ -429,21 +408,46 @@ TEST(Picking, BoxFileRoundTripsThroughTheNetworkInput) {
     EXPECT_EQ(got->w, 48);
     EXPECT_EQ(got->h, 48);
   }
-  fs::remove_all(dir);
+}
+
+// Micrograph pixels, network pixels and box-file coordinates meet, on a non-square micrograph whose
+// sides scale differently (400 x 300 -> 160 x 128): a box file read for training (load_examples)
+// lands on its particles in the network's input, and the head a perfect network would give for
+// those boxes comes out of picks_from_head as the file's boxes again, in micrograph pixels and
+// box-file y, with the configured box size and the estimated one.
+TEST(Picking, BoxFileRoundTripsThroughTheNetworkInput) {
+  const test::TempDir dir;
+  const int width = 400, height = 300;
+  const std::vector<Box> truth = {{70, 60, 40, 40, 1}, {210, 150, 36, 44, 1}, {330, 250, 40, 40, 1}};
+  write_micrograph(dir / "mic/a.mrc", dir / "box/a.box", width, height, truth, 1);
+  ModelConfig model;
+  model.input_size = {128, 128, false};
+  model.anchors = Anchor{48, 48};
+  model.filter.reset();
+  std::vector<std::string> warnings;
+  const std::vector<Example> examples = load_examples(dir / "mic", dir / "box", model, warnings);
+  ASSERT_EQ(examples.size(), 1u);
+  EXPECT_TRUE(warnings.empty());
+  const Example& e = examples[0];
+  ASSERT_EQ(e.image.shape(), (Shape{1, 1, 128, 160}));
+  EXPECT_FLOAT_EQ(e.scale_x, 160.f / 400);
+  EXPECT_FLOAT_EQ(e.scale_y, 128.f / 300);
+  ASSERT_EQ(e.boxes.size(), truth.size());
+  for (const Box& b : e.boxes)  // on the particle: well above the background (about 0)
+    EXPECT_GT(e.image.data<float>()[int(b.y) * 160 + int(b.x)], 0.2f) << b.x << " " << b.y;
+
+  const Prepared p = prepare_micrograph(dir / "mic/a.mrc", model);
+  expect_picks_are(picks_from_head(perfect_head(e.boxes, p), 0, p, {{48.f, 48.f}}, 48, 0.3f, PickOptions{}), truth);
 }
 
 // Patch mode: 2 x 2 overlapping patches of a 400 x 300 micrograph. Every box goes to the patches
 // that hold its centre, in each patch's own network pixels; a perfect head for every patch, merged,
 // gives the file's boxes again, once each (the overlaps' duplicates suppressed).
 TEST(Picking, PatchesRoundTripAndMerge) {
-  namespace fs = std::filesystem;
-  const fs::path dir = fs::temp_directory_path() / "cupick_test_patches";
-  fs::remove_all(dir);
-  fs::create_directories(dir / "mic");
-  fs::create_directories(dir / "box");
+  const test::TempDir dir;
   const int width = 400, height = 300;
   const std::vector<Box> truth = {{70, 60, 40, 40, 1}, {210, 150, 36, 44, 1}, {330, 250, 40, 40, 1}};
-  write_micrograph((dir / "mic" / "a.mrc").string(), (dir / "box" / "a.box").string(), width, height, truth, 1);
+  write_micrograph(dir / "mic/a.mrc", dir / "box/a.box", width, height, truth, 1);
   ModelConfig model;
   model.input_size = {128, 128, false};
   model.anchors = Anchor{48, 48};
@@ -451,8 +455,8 @@ TEST(Picking, PatchesRoundTripAndMerge) {
   model.num_patches = 2;
   model.overlap_patches = 20;
   std::vector<std::string> warnings;
-  const std::vector<Example> examples = load_examples((dir / "mic").string(), (dir / "box").string(), model, warnings);
-  const std::vector<Prepared> patches = prepare_patches((dir / "mic" / "a.mrc").string(), model);
+  const std::vector<Example> examples = load_examples(dir / "mic", dir / "box", model, warnings);
+  const std::vector<Prepared> patches = prepare_patches(dir / "mic/a.mrc", model);
   ASSERT_EQ(examples.size(), 4u);
   ASSERT_EQ(patches.size(), 4u);
   EXPECT_EQ(examples[1].name, "a");  // patches carry their micrograph's name
@@ -467,49 +471,22 @@ TEST(Picking, PatchesRoundTripAndMerge) {
     ASSERT_EQ(e.image.shape(), (Shape{1, 1, 128, 160}));
     EXPECT_EQ(e.image.values<float>(), p.image.values<float>());
     placed += e.boxes.size();
-    Tensor head({1, 6, 8, 10});
-    float* t = head.data<float>();
-    const size_t plane = 80;
-    for (size_t i = 0; i < plane; ++i) t[4 * plane + i] = logit(0.01f);
-    for (const Box& b : e.boxes) {
+    for (const Box& b : e.boxes)
       EXPECT_GT(e.image.data<float>()[int(b.y) * 160 + int(b.x)], 0.2f) << k << ": " << b.x << " " << b.y;
-      const int cx = int(b.x / 16), cy = int(b.y / 16);
-      const size_t i = size_t(cy) * 10 + cx;
-      t[i] = logit(b.x / 16 - cx);
-      t[plane + i] = logit(b.y / 16 - cy);
-      t[2 * plane + i] = std::log(b.w / (48 * p.scale_x));
-      t[3 * plane + i] = std::log(b.h / (48 * p.scale_y));
-      t[4 * plane + i] = logit(0.9f);
-    }
-    const std::vector<Box> boxes = boxes_from_head(head, 0, p, {{48.f, 48.f}}, 0.3f);
+    const std::vector<Box> boxes = boxes_from_head(perfect_head(e.boxes, p), 0, p, {{48.f, 48.f}}, 0.3f);
     decoded.insert(decoded.end(), boxes.begin(), boxes.end());
   }
   EXPECT_GT(placed, truth.size());  // the middle box lies in the overlaps of all four
-  const std::vector<Box> picks = select_picks(decoded, width, height, 48, PickOptions{});
-  ASSERT_EQ(picks.size(), truth.size());
-  for (const Box& want : truth) {
-    const Box* got = nullptr;
-    for (const Box& b : picks)
-      if (std::hypot(b.x - want.x, b.y - want.y) < 5) got = &b;
-    ASSERT_NE(got, nullptr) << "no pick at " << want.x << ", " << want.y;
-    EXPECT_NEAR(got->x, want.x, 0.05f);
-    EXPECT_NEAR(got->y, want.y, 0.05f);
-    EXPECT_NEAR(got->est_w, want.w, 0.05f);
-    EXPECT_NEAR(got->est_h, want.h, 0.05f);
-  }
-  fs::remove_all(dir);
+  expect_picks_are(select_picks(decoded, width, height, 48, PickOptions{}), truth);
 }
 
 // Several devices share the micrographs out and give what one gives (two CPU contexts here, each
 // with its own copy of the network, as each GPU would have).
 TEST(Picking, SeveralDevicesGiveWhatOneGives) {
-  namespace fs = std::filesystem;
-  const fs::path dir = fs::temp_directory_path() / "cupick_test_pick_devices";
-  fs::remove_all(dir);
-  fs::create_directories(dir / "mic");
+  const test::TempDir dir;
   const std::vector<std::string> names = {"a", "b", "c", "d", "e"};
   for (int i = 0; i < 5; ++i)  // each its own noise and particles, so results cannot be swapped unseen
-    write_micrograph((dir / "mic" / (names[i] + ".mrc")).string(), "", 256, 256,
+    write_micrograph(dir / ("mic/" + names[i] + ".mrc"), "", 256, 256,
                      {{60.f + 30 * i, 90.f + 20 * i, 32, 32, 1}, {200.f - 25 * i, 60, 32, 32, 1}}, unsigned(2 + i));
   ModelConfig model;
   model.input_size = {128, 128, false};
@@ -523,17 +500,17 @@ TEST(Picking, SeveralDevicesGiveWhatOneGives) {
   opt.threshold = 0;
   Context one, two;
   Graph g1 = tiny_net(1), g2 = tiny_net(1);
-  const std::vector<std::string> files = list_micrographs((dir / "mic").string());
-  const PickSummary single = pick_micrographs(g1, one, model, files, (dir / "single").string(), opt);
+  const std::vector<std::string> files = list_micrographs(dir / "mic");
+  const PickSummary single = pick_micrographs(g1, one, model, files, dir / "single", opt);
   const PickSummary shared =
-      pick_micrographs({PickDevice{&g1, &one}, PickDevice{&g2, &two}}, model, files, (dir / "shared").string(), opt);
+      pick_micrographs({PickDevice{&g1, &one}, PickDevice{&g2, &two}}, model, files, dir / "shared", opt);
   EXPECT_EQ(single.picked, 5u);
   EXPECT_EQ(shared.picked, 5u);
   EXPECT_EQ(shared.boxes, single.boxes);
   std::vector<std::vector<Box>> seen;
   for (const std::string& name : names) {
     const std::string cbox = "CBOX/" + name + ".cbox";
-    const std::vector<Box> x = read_boxes((dir / "single" / cbox).string()), y = read_boxes((dir / "shared" / cbox).string());
+    const std::vector<Box> x = read_boxes(dir / ("single/" + cbox)), y = read_boxes(dir / ("shared/" + cbox));
     ASSERT_EQ(x.size(), y.size()) << name;
     for (size_t i = 0; i < x.size(); ++i) {
       EXPECT_EQ(x[i].x, y[i].x) << name;
@@ -545,7 +522,6 @@ TEST(Picking, SeveralDevicesGiveWhatOneGives) {
       EXPECT_FALSE(!x.empty() && other.size() == x.size() && other[0].x == x[0].x && other[0].confidence == x[0].confidence);
     seen.push_back(x);
   }
-  fs::remove_all(dir);
 }
 
 // A damaged micrograph in the input is left out, named, and the others are picked; the next run

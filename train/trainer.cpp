@@ -150,15 +150,16 @@ TrainResult train(Graph& graph, Context& ctx, const TrainOptions& opt, const std
   // Every batch goes through `batch` on the device, allocated once; validation batches are packed
   // into `host_batch` first, training batches by the background thread (below).
   Tensor host_batch(batch_shape), batch(batch_shape, ctx.device()), dhead(head_shape, ctx.device());
+  // Puts example e as image k of the host tensor `images`, and its boxes in grid cells after `truth`.
+  auto pack = [&](const Example& e, int k, Tensor& images, std::vector<std::vector<TruthBox>>& truth) {
+    std::copy_n(e.image.data<float>(), one.count(), images.data<float>() + k * one.count());
+    truth.push_back(to_grid(e.boxes, cell_w, cell_h));
+  };
   // Fills the first examples.size() images of the batch; returns a view of just those.
   auto fill = [&](const std::vector<const Example*>& examples, std::vector<std::vector<TruthBox>>& truth) {
     const int n = int(examples.size());
-    const size_t per_image = one.count();
     truth.clear();
-    for (int k = 0; k < n; ++k) {
-      std::copy_n(examples[k]->image.data<float>(), per_image, host_batch.data<float>() + k * per_image);
-      truth.push_back(to_grid(examples[k]->boxes, cell_w, cell_h));
-    }
+    for (int k = 0; k < n; ++k) pack(*examples[k], k, host_batch, truth);
     Tensor view = batch.images(0, n);
     view.copy_from(host_batch.images(0, n));
     return view;
@@ -175,7 +176,6 @@ TrainResult train(Graph& graph, Context& ctx, const TrainOptions& opt, const std
   std::mt19937 rng(opt.seed);
   auto assemble = [&](const std::vector<size_t>& order, size_t b) {
     TrainingBatch out{Tensor(batch_shape), {}};
-    const size_t per_image = one.count();
     for (int k = 0; k < opt.batch_size; ++k) {
       const Example& e = train_set[order[(b * opt.batch_size + k) % order.size()]];
       Example augmented;
@@ -183,9 +183,7 @@ TrainResult train(Graph& graph, Context& ctx, const TrainOptions& opt, const std
         augmented = e.copy();
         augment(augmented, rng);
       }
-      const Example& member = augment ? augmented : e;
-      std::copy_n(member.image.data<float>(), per_image, out.images.data<float>() + k * per_image);
-      out.truth.push_back(to_grid(member.boxes, cell_w, cell_h));
+      pack(augment ? augmented : e, k, out.images, out.truth);
     }
     return out;
   };
