@@ -478,6 +478,14 @@ TEST(Picking, PatchesRoundTripAndMerge) {
   }
   EXPECT_GT(placed, truth.size());  // the middle box lies in the overlaps of all four
   expect_picks_are(select_picks(decoded, width, height, 48, PickOptions{}), truth);
+
+  model.num_patches = 400;  // more patches than rows: an error that names the micrograph
+  try {
+    prepare_patches(dir / "mic/a.mrc", model);
+    ADD_FAILURE() << "no error for 400 x 400 patches of a 400 x 300 micrograph";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("a.mrc"), std::string::npos) << e.what();
+  }
 }
 
 // Several devices share the micrographs out and give what one gives (two CPU contexts here, each

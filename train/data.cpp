@@ -73,7 +73,12 @@ std::vector<Prepared> prepare_patches(const std::string& path, const ModelConfig
     return patches;
   }
   Image image = read_micrograph(path);
-  const std::vector<Tile> tiles = make_tiles(image.width, image.height, model.num_patches, model.overlap_patches);
+  std::vector<Tile> tiles;
+  try {
+    tiles = make_tiles(image.width, image.height, model.num_patches, model.overlap_patches);
+  } catch (const Error& e) {  // the sizes alone do not say which micrograph
+    throw Error(path + ": " + e.what());
+  }
   double scale = 0;  // the finest any patch is sampled
   for (const Tile& t : tiles) {
     const NetworkInput size = network_input_size(t.width, t.height, model.input_size);
