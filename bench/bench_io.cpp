@@ -2,7 +2,7 @@
 // the 1024 x 1024 network input and normalised (STANDARD), as prepare_micrograph does with the
 // filter cache off (predict --otf). The filter uses crYOLO's default cutoff, 0.1 of the network
 // input, i.e. 0.025 of the micrograph, which pads it to an 8192 x 8192 transform. The micrograph is
-// simulated (io/simulate.h) and written to a temporary folder once; reads come from the page cache,
+// simulated (image/simulate.h) and written to a temporary folder once; reads come from the page cache,
 // so a real file system can only be slower. Rates are micrographs per wall-clock second
 // (items_per_second).
 //   stage/<step>/threads:1     one step alone, one micrograph at a time: where the time goes
@@ -25,10 +25,10 @@
 
 #include "bench/peaks.h"
 #include "engine/context.h"
+#include "image/preprocess.h"
+#include "image/simulate.h"
 #include "io/micrograph.h"
 #include "io/mrc.h"
-#include "io/preprocess.h"
-#include "io/simulate.h"
 
 namespace cupick {
 namespace {

@@ -10,7 +10,7 @@
 // transform of several seconds), one iteration of 4 micrographs each. GPU 0, when there is one:
 // PhosaurusNet at 1024, batch 4 and 8, on 16 micrographs.
 //
-// The micrographs are simulated (io/simulate.h) and written to a temporary folder once; reads come
+// The micrographs are simulated (image/simulate.h) and written to a temporary folder once; reads come
 // from the page cache, so a real file system can only be slower. The weights are initialised, not
 // trained: the time hardly depends on them (random weights find more boxes than trained ones, about
 // 1500 a micrograph above 0.3 at 1024: the counter picks/micrograph). Before each
@@ -32,11 +32,10 @@
 
 #include "bench/peaks.h"
 #include "engine/context.h"
+#include "image/simulate.h"
 #include "io/micrograph.h"
-#include "io/simulate.h"
 #include "nets/network.h"
-#include "train/data.h"
-#include "train/predict.h"
+#include "pick/pipeline.h"
 
 namespace fs = std::filesystem;
 
@@ -45,7 +44,6 @@ namespace {
 
 constexpr int kFullSide = 4096;  // K3-sized micrographs
 int g_side = kFullSide;
-
 
 // A network input for the micrographs in use: `size` at 4096, scaled with --side, a multiple of 32.
 int input_for(int size) { return std::max(32, size * g_side / kFullSide / 32 * 32); }

@@ -6,14 +6,14 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "image/simulate.h"
 #include "io/config.h"
 #include "io/files.h"
-#include "io/simulate.h"
+#include "io/micrograph.h"
 #include "io/weights.h"
 #include "nets/network.h"
-#include "train/data.h"
-#include "train/evaluate.h"
-#include "train/predict.h"
+#include "pick/evaluate.h"
+#include "pick/pipeline.h"
 
 namespace fs = std::filesystem;
 

@@ -13,9 +13,8 @@
 #include "io/micrograph.h"
 #include "io/weights.h"
 #include "nets/network.h"
-#include "train/data.h"
-#include "train/evaluate.h"
-#include "train/predict.h"
+#include "pick/evaluate.h"
+#include "pick/pipeline.h"
 
 namespace fs = std::filesystem;
 

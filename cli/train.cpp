@@ -10,7 +10,7 @@
 #include "io/config.h"
 #include "io/weights.h"
 #include "nets/network.h"
-#include "train/data.h"
+#include "train/examples.h"
 #include "train/trainer.h"
 
 namespace cupick::cli {

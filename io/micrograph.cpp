@@ -61,4 +61,15 @@ void require_finite(const std::string& path, const Image& image) {
                 " pixels are NaN or infinite");
 }
 
+std::vector<std::string> list_micrographs(const std::string& folder) {
+  std::error_code ec;
+  if (!std::filesystem::is_directory(folder, ec)) throw Error(folder + ": no such folder");
+  std::vector<std::string> out;
+  for (const std::filesystem::directory_entry& e : std::filesystem::directory_iterator(folder))
+    if (e.is_regular_file() && is_micrograph_path(e.path().string())) out.push_back(e.path().string());
+  if (out.empty()) throw Error(folder + ": no micrographs (.mrc, .tif, .png, .jpg) in this folder");
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
 }  // namespace cupick

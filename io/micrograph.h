@@ -61,4 +61,7 @@ Image read_jpeg(const std::string& path);
 // Throws Error naming the file and how many pixels are NaN or infinite, if any are.
 void require_finite(const std::string& path, const Image& image);
 
+// Micrograph files of a folder (by extension), sorted by name. Error: no such folder, or none there.
+std::vector<std::string> list_micrographs(const std::string& folder);
+
 }  // namespace cupick

@@ -1,4 +1,4 @@
-// The low-pass filter's per-pixel steps (io/preprocess.h lowpass is the whole filter): mirror padding,
+// The low-pass filter's per-pixel steps (image/preprocess.h lowpass is the whole filter): mirror padding,
 // the radial transfer function with its raised-cosine edge, and the crop back to the image. The
 // CPU filter (FFTW) and the GPU one (cuFFT, between these kernels) share these functions, so the
 // two cannot drift apart; only the transforms' rounding differs.

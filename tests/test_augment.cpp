@@ -7,7 +7,7 @@
 #include <random>
 #include <set>
 
-#include "io/augment.h"
+#include "image/augment.h"
 
 namespace cupick {
 namespace {

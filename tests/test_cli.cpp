@@ -18,9 +18,9 @@
 #include <string>
 #include <vector>
 
+#include "image/simulate.h"
 #include "io/config.h"
 #include "io/mrc.h"
-#include "io/simulate.h"
 #include "io/weights.h"
 #include "nets/network.h"
 #include "tests/temp_dir.h"

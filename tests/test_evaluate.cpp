@@ -1,4 +1,4 @@
-#include "train/evaluate.h"
+#include "pick/evaluate.h"
 
 #include <gtest/gtest.h>
 #include <png.h>
@@ -10,7 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/error.h"
-#include "io/plot.h"
+#include "image/plot.h"
 #include "tests/temp_dir.h"
 
 namespace cupick {

@@ -1,4 +1,4 @@
-// Loading ahead: the background producer (io/background.h) hands out items in order, bounded,
+// Loading ahead: the background producer (engine/background.h) hands out items in order, bounded,
 // passes on errors and stops when dropped; load_examples prepares micrographs on several threads
 // and gives what preparing them one by one gives, in file-name order.
 #include <gtest/gtest.h>
@@ -9,12 +9,13 @@
 #include <stdexcept>
 #include <thread>
 
+#include "engine/background.h"
+#include "image/network_input.h"
+#include "image/simulate.h"
 #include "io/annotations.h"
-#include "io/background.h"
 #include "io/mrc.h"
-#include "io/simulate.h"
 #include "tests/temp_dir.h"
-#include "train/data.h"
+#include "train/examples.h"
 
 namespace cupick {
 namespace {

@@ -1,4 +1,4 @@
-// The GPU low-pass filter (cuFFT, io/preprocess.h GpuLowpass) against the CPU reference (FFTW):
+// The GPU low-pass filter (cuFFT, image/preprocess.h GpuLowpass) against the CPU reference (FFTW):
 // the same padding, transfer function and normalisation, so the two agree to float rounding. The
 // GPU cases skip where there is no GPU.
 #include <gtest/gtest.h>
@@ -9,8 +9,8 @@
 #include <random>
 
 #include "engine/context.h"
+#include "image/preprocess.h"
 #include "io/mrc.h"
-#include "io/preprocess.h"
 #include "kernels/lowpass.h"
 #include "tests/temp_dir.h"
 

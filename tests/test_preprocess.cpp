@@ -11,8 +11,8 @@
 #include <random>
 #include <thread>
 
+#include "image/preprocess.h"
 #include "io/mrc.h"
-#include "io/preprocess.h"
 
 namespace cupick {
 namespace {

@@ -10,9 +10,9 @@
 #include <filesystem>
 
 #include "engine/error.h"
+#include "image/simulate.h"
 #include "io/annotations.h"
 #include "io/micrograph.h"
-#include "io/simulate.h"
 
 namespace cupick {
 namespace {

@@ -4,15 +4,17 @@
 #include <filesystem>
 #include <random>
 
+#include "image/network_input.h"
 #include "io/annotations.h"
+#include "io/micrograph.h"
 #include "io/mrc.h"
 #include "io/weights.h"
 #include "nets/network.h"
+#include "pick/decode.h"
+#include "pick/pipeline.h"
 #include "tests/layer_check.h"
 #include "tests/temp_dir.h"
-#include "train/data.h"
-#include "train/decode.h"
-#include "train/predict.h"
+#include "train/examples.h"
 #include "train/trainer.h"
 
 namespace cupick {

@@ -11,7 +11,7 @@
 #include <map>
 #include <numeric>
 
-#include "io/background.h"
+#include "engine/background.h"
 #include "io/files.h"
 #include "io/weights.h"
 #include "train/optimizer.h"

@@ -9,24 +9,10 @@
 #include <vector>
 
 #include "engine/graph.h"
-#include "io/boxes.h"
+#include "train/examples.h"
 #include "train/yolo_loss.h"
 
 namespace cupick {
-
-// One micrograph at the network's input size, and its particles.
-struct Example {
-  std::string name;
-  Tensor image;            // 1 x C x H x W, host, f32, normalised
-  std::vector<Box> boxes;  // in the pixels of `image`
-  // Pixels of `image` per micrograph pixel, per axis: both sides are rounded to multiples of 32, so
-  // they differ a little on a non-square micrograph (anchors are in micrograph pixels).
-  float scale_x = 1, scale_y = 1;
-  Example copy() const { return {name, image.clone(), boxes, scale_x, scale_y}; }
-};
-
-// Changes an example in place (geometry moves the boxes too), drawing from `rng`.
-using Augment = std::function<void(Example&, std::mt19937&)>;
 
 struct TrainOptions {
   std::vector<std::pair<float, float>> anchors = {{160, 160}};  // (w, h) in the examples' pixels

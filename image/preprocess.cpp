@@ -1,4 +1,4 @@
-#include "io/preprocess.h"
+#include "image/preprocess.h"
 
 #include <fftw3.h>
 

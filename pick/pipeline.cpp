@@ -1,4 +1,4 @@
-#include "train/predict.h"
+#include "pick/pipeline.h"
 
 #include <unistd.h>
 
@@ -13,13 +13,13 @@
 #include <optional>
 #include <thread>
 
+#include "engine/background.h"
+#include "image/plot.h"
+#include "image/preprocess.h"
 #include "io/annotations.h"
-#include "io/background.h"
 #include "io/files.h"
 #include "io/micrograph.h"
-#include "io/plot.h"
-#include "io/preprocess.h"
-#include "train/decode.h"
+#include "pick/decode.h"
 
 namespace fs = std::filesystem;
 

@@ -1,11 +1,11 @@
-// GpuLowpass (io/preprocess.h): lowpass() with cuFFT, its per-pixel steps from kernels/lowpass.h.
+// GpuLowpass (image/preprocess.h): lowpass() with cuFFT, its per-pixel steps from kernels/lowpass.h.
 #include <cuda_runtime.h>
 #include <cufft.h>
 
 #include <algorithm>
 
 #include "engine/context.h"
-#include "io/preprocess.h"
+#include "image/preprocess.h"
 #include "kernels/lowpass.h"
 
 namespace cupick {

@@ -1,11 +1,11 @@
-#include "io/augment.h"
+#include "image/augment.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <numbers>
 
-#include "io/preprocess.h"
+#include "image/preprocess.h"
 
 namespace cupick {
 

@@ -7,9 +7,9 @@
 #include <vector>
 
 #include "engine/graph.h"
+#include "image/network_input.h"
 #include "io/boxes.h"
 #include "io/config.h"
-#include "train/data.h"
 
 namespace cupick {
 

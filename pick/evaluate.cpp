@@ -1,4 +1,4 @@
-#include "train/evaluate.h"
+#include "pick/evaluate.h"
 
 #include <algorithm>
 #include <cctype>
@@ -11,9 +11,9 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/error.h"
+#include "image/plot.h"
 #include "io/annotations.h"
 #include "io/files.h"
-#include "io/plot.h"
 
 namespace cupick {
 

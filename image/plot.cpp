@@ -2,7 +2,7 @@
 // problem by calling our error function, which must not return: it longjmps back into encode(), so
 // everything to free lives in a PngOut owned by the caller and no C++ object is born between setjmp
 // and a longjmp (as in io/png.cpp).
-#include "io/plot.h"
+#include "image/plot.h"
 
 #include <png.h>
 

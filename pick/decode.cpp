@@ -1,4 +1,4 @@
-#include "train/decode.h"
+#include "pick/decode.h"
 
 #include <algorithm>
 #include <cmath>

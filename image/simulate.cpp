@@ -1,4 +1,4 @@
-#include "io/simulate.h"
+#include "image/simulate.h"
 
 #include <fftw3.h>
 
@@ -14,9 +14,9 @@
 #include <thread>
 
 #include "engine/error.h"
+#include "image/preprocess.h"
 #include "io/annotations.h"
 #include "io/mrc.h"
-#include "io/preprocess.h"
 
 namespace cupick {
 namespace {
