@@ -316,36 +316,28 @@ void check(const SimulationOptions& o) {
   if (o.count < 0) fail("a negative number of micrographs");
 }
 
-}  // namespace
+// The carbon edge on half of the micrographs: the hole's circle is 1.5-4 micrograph sides across
+// (nearly straight at this scale, as in real data), its edge 5-45% of the short side from the
+// centre, so the carbon covers a sliver up to almost half of the image.
+void place_carbon(const SimulationOptions& o, Rng& carbon_rng, SimulatedMicrograph& m) {
+  if (!(carbon_rng.chance(0.5) && o.carbon)) return;
+  const double angle = carbon_rng.uniform(0, 2 * pi);  // from the centre towards the carbon
+  const double edge = carbon_rng.uniform(0.05, 0.45) * std::min(o.width, o.height);
+  m.hole_radius = carbon_rng.uniform(1.5, 4) * std::max(o.width, o.height);
+  m.hole_x = o.width / 2.0 + (edge - m.hole_radius) * std::cos(angle);
+  m.hole_y = o.height / 2.0 + (edge - m.hole_radius) * std::sin(angle);
+}
 
-SimulatedMicrograph simulate_micrograph(const SimulationOptions& o, int index) {
-  check(o);
-  if (index < 0) throw Error("simulate: micrograph index " + std::to_string(index) + " is negative");
-  const int width = o.width, height = o.height;
-  const double box = o.box_size, diameter = 0.8 * box;
-  SimulatedMicrograph m;
-
-  // The carbon edge on half of the micrographs: the hole's circle is 1.5-4 micrograph sides across
-  // (nearly straight at this scale, as in real data), its edge 5-45% of the short side from the
-  // centre, so the carbon covers a sliver up to almost half of the image.
-  Rng carbon_rng(o.seed, index, Stream::carbon);
-  if (carbon_rng.chance(0.5) && o.carbon) {
-    const double angle = carbon_rng.uniform(0, 2 * pi);  // from the centre towards the carbon
-    const double edge = carbon_rng.uniform(0.05, 0.45) * std::min(width, height);
-    m.hole_radius = carbon_rng.uniform(1.5, 4) * std::max(width, height);
-    m.hole_x = width / 2.0 + (edge - m.hole_radius) * std::cos(angle);
-    m.hole_y = height / 2.0 + (edge - m.hole_radius) * std::sin(angle);
-  }
-
-  // Contamination on half of the micrographs, one to three blobs of 1-3 particle diameters.
+// Contamination on half of the micrographs, one to three blobs of 1-3 particle diameters.
+std::vector<Contamination> place_contamination(const SimulationOptions& o, int index, double diameter) {
   std::vector<Contamination> contamination;
   Rng dirt_rng(o.seed, index, Stream::contamination);
   const int blobs = dirt_rng.chance(0.5) ? 1 + int(dirt_rng.uniform() * 3) : 0;
   for (int i = 0; o.contamination && i < blobs; ++i) {
     Contamination c;
     c.density = dirt_rng.uniform(1.5, 3) * (dirt_rng.chance(0.8) ? 1 : -0.5);
-    const double size = diameter * dirt_rng.uniform(1, 3), x = dirt_rng.uniform(0, width),
-                 y = dirt_rng.uniform(0, height);
+    const double size = diameter * dirt_rng.uniform(1, 3), x = dirt_rng.uniform(0, o.width),
+                 y = dirt_rng.uniform(0, o.height);
     const int lumps = 3 + int(dirt_rng.uniform() * 4);
     for (int j = 0; j < lumps; ++j) {
       const double r = j == 0 ? 0 : dirt_rng.uniform(0.3, 0.9) * size, a = dirt_rng.uniform(0, 2 * pi);
@@ -353,8 +345,22 @@ SimulatedMicrograph simulate_micrograph(const SimulationOptions& o, int index) {
     }
     contamination.push_back(c);
   }
-  // Particles keep clear of contamination: the field stays well below its visible edge (1/2) at
-  // the corners, edge middles and centre of their box.
+  return contamination;
+}
+
+struct Centres {
+  std::vector<double> x, y;
+};
+
+// Particle centres anywhere on the micrograph (some cut by its edge), at least min_distance apart;
+// a third of them placed next to an earlier one, so that particles crowd and touch. A uniform grid
+// of cells min_distance wide finds the neighbours. Where the micrograph is full some are left out.
+// Particles keep clear of contamination: the field stays well below its visible edge (1/2) at
+// the corners, edge middles and centre of their box.
+Centres place_particles(const SimulationOptions& o, double diameter, const std::vector<Contamination>& contamination,
+                        Rng& rng) {
+  const int width = o.width, height = o.height;
+  const double box = o.box_size;
   const auto clear_of_contamination = [&](double x, double y) {
     for (const Contamination& c : contamination)
       for (double dy : {-0.5, 0.0, 0.5})
@@ -362,16 +368,12 @@ SimulatedMicrograph simulate_micrograph(const SimulationOptions& o, int index) {
           if (c.field(x + dx * box, y + dy * box) > 0.25) return false;
     return true;
   };
-
-  // Particle centres anywhere on the micrograph (some cut by its edge), at least min_distance apart;
-  // a third of them placed next to an earlier one, so that particles crowd and touch. A uniform grid
-  // of cells min_distance wide finds the neighbours. Where the micrograph is full some are left out.
-  Rng rng(o.seed, index, Stream::particles);
   const double min_distance = rng.uniform(0.75, 0.9) * diameter;
   const int wanted = int(std::lround(o.density * double(width) * height / (box * box)));
   const int cells_x = int(width / min_distance) + 1, cells_y = int(height / min_distance) + 1;
   std::vector<std::vector<int>> cells(size_t(cells_x) * size_t(cells_y));
-  std::vector<double> xs, ys;
+  Centres c;
+  std::vector<double>&xs = c.x, &ys = c.y;
   const auto fits = [&](double x, double y) {
     if (x < 0 || x >= width || y < 0 || y >= height || !clear_of_contamination(x, y)) return false;
     const int cx = int(x / min_distance), cy = int(y / min_distance);
@@ -396,14 +398,19 @@ SimulatedMicrograph simulate_micrograph(const SimulationOptions& o, int index) {
       xs.push_back(x), ys.push_back(y);
       break;
     }
+  return c;
+}
 
-  // Labelled: the whole box inside the micrograph and in the ice (the ice in the hole is convex, so
-  // the four corners decide). Half the particles that touch the carbon are drawn; none is labelled.
-  Image particles(width, height);
-  const double half = box / 2;
-  for (size_t i = 0; i < xs.size(); ++i) {
-    const double x = xs[i], y = ys[i];
-    const bool inside = x - half >= 0 && x + half <= width && y - half >= 0 && y + half <= height;
+// The particles' density, and their boxes in m. Labelled: the whole box inside the micrograph and
+// in the ice (the ice in the hole is convex, so the four corners decide). Half the particles that
+// touch the carbon are drawn; none is labelled.
+Image draw_particles(const SimulationOptions& o, const Centres& centres, double diameter, Rng& rng,
+                     SimulatedMicrograph& m) {
+  Image particles(o.width, o.height);
+  const double box = o.box_size, half = box / 2;
+  for (size_t i = 0; i < centres.x.size(); ++i) {
+    const double x = centres.x[i], y = centres.y[i];
+    const bool inside = x - half >= 0 && x + half <= o.width && y - half >= 0 && y + half <= o.height;
     const bool on_carbon = m.on_carbon(x - half, y - half) || m.on_carbon(x + half, y - half) ||
                            m.on_carbon(x - half, y + half) || m.on_carbon(x + half, y + half);
     if (on_carbon && rng.chance(0.5)) continue;
@@ -412,26 +419,49 @@ SimulatedMicrograph simulate_micrograph(const SimulationOptions& o, int index) {
     const auto& shape = shapes()[size_t(rng.uniform() * double(shapes().size()))];
     draw_particle(particles, shape, x, y, diameter / 2 * rng.uniform(0.95, 1.05), rng.uniform(0.7, 1.3), rng);
   }
+  return particles;
+}
 
-  // Carbon (a film denser than the ice, with a grainy texture that the CTF turns into Thon rings)
-  // and contamination, in the same density units as the particles.
-  Image matter(width, height);
+// Carbon (a film denser than the ice, with a grainy texture that the CTF turns into Thon rings)
+// and contamination, in the same density units as the particles.
+Image draw_matter(const SimulationOptions& o, int index, const SimulatedMicrograph& m,
+                  const std::vector<Contamination>& contamination, Rng& carbon_rng) {
+  Image matter(o.width, o.height);
   if (std::isfinite(m.hole_radius)) {
     const double level = carbon_rng.uniform(1, 2), grain = carbon_rng.uniform(0.5, 1);
     Rng texture(o.seed, index, Stream::carbon_texture);
-    for (int y = 0; y < height; ++y)
-      for (int x = 0; x < width; ++x) {
+    for (int y = 0; y < o.height; ++y)
+      for (int x = 0; x < o.width; ++x) {
         const double outside = std::sqrt(square(x + 0.5 - m.hole_x) + square(y + 0.5 - m.hole_y)) - m.hole_radius;
         const double film = std::clamp(0.5 + outside / 2, 0.0, 1.0);  // a 2-pixel edge
         if (film > 0) matter.at(x, y) = float(film * (level + grain * texture.normal()));
       }
   }
   for (const Contamination& c : contamination) c.draw(matter);
+  return matter;
+}
+
+}  // namespace
+
+// Each step draws from random streams of its own (Stream), so that turning one feature off leaves
+// the others as they were.
+SimulatedMicrograph simulate_micrograph(const SimulationOptions& o, int index) {
+  check(o);
+  if (index < 0) throw Error("simulate: micrograph index " + std::to_string(index) + " is negative");
+  const double diameter = 0.8 * o.box_size;
+  SimulatedMicrograph m;
+  Rng carbon_rng(o.seed, index, Stream::carbon);
+  place_carbon(o, carbon_rng, m);
+  const std::vector<Contamination> contamination = place_contamination(o, index, diameter);
+  Rng rng(o.seed, index, Stream::particles);
+  const Centres centres = place_particles(o, diameter, contamination, rng);
+  Image particles = draw_particles(o, centres, diameter, rng, m);
+  Image matter = draw_matter(o, index, m, contamination, carbon_rng);
   const bool has_matter = std::isfinite(m.hole_radius) || !contamination.empty();
 
   Rng ctf_rng(o.seed, index, Stream::ctf);
   if (o.ctf) {
-    Transfer transfer(width, height, diameter, ctf_rng);
+    Transfer transfer(o.width, o.height, diameter, ctf_rng);
     transfer.apply(particles);
     if (has_matter) transfer.apply(matter);
   }
@@ -441,7 +471,7 @@ SimulatedMicrograph simulate_micrograph(const SimulationOptions& o, int index) {
   double variance = variance_in_boxes(particles, m.particles);
   if (!(variance > 0)) variance = variance_in_boxes(particles, m.unlabelled);
   const double scale = (variance > 0 ? 1 / std::sqrt(variance) : 1) * (o.dark_density ? -1 : 1);
-  m.image = Image(width, height);
+  m.image = Image(o.width, o.height);
   for (size_t i = 0; i < m.image.pixels.size(); ++i)
     m.image.pixels[i] = float(scale * (double(particles.pixels[i]) + matter.pixels[i]));
 
