@@ -77,7 +77,7 @@ std::vector<Case> network_cases() {
   std::vector<Case> cases;
   std::map<std::string, size_t> seen;  // case name -> index
   for (const char* arch : {"PhosaurusNet", "YOLO", "crYOLO"}) {
-    Graph g = build_network(arch, 1, 1, 1);
+    Graph g = build_network(arch);
     const Shape input{1, 1, kImage, kImage};
     const std::vector<Shape> shapes = g.shapes(input);
     std::map<std::string, Shape> by_name{{Graph::kInput, input}};

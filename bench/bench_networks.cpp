@@ -13,6 +13,7 @@
 #include <memory>
 #include <string>
 
+#include "app/network.h"
 #include "bench/peaks.h"
 #include "nets/network.h"
 #include "train/optimizer.h"
@@ -27,9 +28,7 @@ struct Setup {
   Graph graph;
   Tensor input;
   NetworkSize size;
-  Setup(const std::string& arch, Context& ctx, Shape shape) : graph(build_network(arch, 1, 1, 1)) {
-    graph.to(ctx.device());
-    initialize(graph, shape, 1);
+  Setup(const std::string& arch, Context& ctx, Shape shape) : graph(new_network(arch, ctx, shape, 1)) {
     Tensor host({shape.n, shape.c, shape.h, shape.w});
     for (size_t i = 0; i < host.count(); ++i) host.data<float>()[i] = float(i % 251) / 251 - 0.5f;
     input = host.to(ctx.device());

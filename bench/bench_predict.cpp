@@ -30,6 +30,7 @@
 #include <unistd.h>
 #include <vector>
 
+#include "app/network.h"
 #include "bench/peaks.h"
 #include "engine/context.h"
 #include "image/simulate.h"
@@ -77,9 +78,7 @@ void predict(benchmark::State& state, const std::string& arch, Context* ctx, int
   model.input_size = {input, input, false};
   model.anchors = Anchor{g_folder->box_size, g_folder->box_size};
   model.filter = LowpassFilter{0.1, (g_folder->dir / "filtered").string()};
-  Graph graph = build_network(arch, 1, 1, 1);
-  graph.to(ctx->device());
-  initialize(graph, {1, 1, input, input}, 1);
+  Graph graph = new_network(arch, *ctx, {1, 1, input, input}, 1);
   PickOptions opt;
   opt.batch_size = batch;
   opt.overwrite = true;

@@ -44,7 +44,7 @@ void perturb_batchnorm(Graph& g, unsigned seed) {
 
 void write_reference(const std::string& arch, const std::string& dir, int size, int batch) {
   Context cpu;
-  Graph g = build_network(arch, 1, 1, 1);
+  Graph g = build_network(arch);
   const Shape shape{batch, 1, size, size};
   initialize(g, shape, 7);
   perturb_batchnorm(g, 11);

@@ -85,8 +85,4 @@ void Args::allow_positional(size_t count) const {
   if (positional_.size() > count) throw UsageError("unexpected argument '" + positional_[count] + "'");
 }
 
-void print_warnings(const std::vector<std::string>& warnings) {
-  for (const std::string& w : warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
-}
-
 }  // namespace cupick::cli

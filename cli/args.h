@@ -47,7 +47,4 @@ class Args {
   std::vector<std::string> positional_;
 };
 
-// The warnings of a library call, one "warning: ..." line each on stderr.
-void print_warnings(const std::vector<std::string>& warnings);
-
 }  // namespace cupick::cli

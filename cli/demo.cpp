@@ -2,20 +2,11 @@
 // data of one's own: simulate, train, pick the held-out micrographs, evaluate.
 #include <chrono>
 #include <cstdio>
-#include <filesystem>
 
+#include "app/demo.h"
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "image/simulate.h"
-#include "io/config.h"
-#include "io/files.h"
-#include "io/micrograph.h"
-#include "io/weights.h"
-#include "nets/network.h"
-#include "pick/evaluate.h"
-#include "pick/pipeline.h"
-
-namespace fs = std::filesystem;
 
 namespace cupick::cli {
 
@@ -45,34 +36,6 @@ int run_simulate(int argc, char** argv) {
   return 0;
 }
 
-namespace {
-
-// The CPU demo's network, written beside its config as a network of one's own (an "architecture"
-// that is a .json path): PhosaurusNet's grid (input / 16) and building blocks, but few filters.
-// PhosaurusNet needs about 250x the work per image, which two CPU cores cannot give it in the few
-// minutes the demo has: from scratch it needs tens of thousands of image steps, this one a few
-// thousand.
-constexpr const char* kCpuNetwork = R"({
-  "name": "cupick-cpu-demo",
-  "about": "The CPU demo's small network: five 3x3 convolutions (16-256 filters) with batchnorm and leaky ReLU, four max-pools, one more 3x3 and the head. Grid = input / 16, as PhosaurusNet's. About 1 M parameters.",
-  "layers": [
-    {"type": "conv", "name": "conv_1", "filters": 16, "size": 3, "norm": "norm_1", "leaky": "leaky_1"},
-    {"type": "maxpool", "name": "pool_1"},
-    {"type": "conv", "name": "conv_2", "filters": 32, "size": 3, "norm": "norm_2", "leaky": "leaky_2"},
-    {"type": "maxpool", "name": "pool_2"},
-    {"type": "conv", "name": "conv_3", "filters": 64, "size": 3, "norm": "norm_3", "leaky": "leaky_3"},
-    {"type": "maxpool", "name": "pool_3"},
-    {"type": "conv", "name": "conv_4", "filters": 128, "size": 3, "norm": "norm_4", "leaky": "leaky_4"},
-    {"type": "maxpool", "name": "pool_4"},
-    {"type": "conv", "name": "conv_5", "filters": 256, "size": 3, "norm": "norm_5", "leaky": "leaky_5"},
-    {"type": "conv", "name": "conv_6", "filters": 256, "size": 3, "norm": "norm_6", "leaky": "leaky_6"},
-    {"type": "conv", "name": "conv_23", "filters": "head", "size": 1, "bias": true}
-  ]
-}
-)";
-
-}  // namespace
-
 int run_demo(int argc, char** argv) {
   const std::vector<Flag> flags = {
       {"--out", "-o", true, "working folder (demo/)"},
@@ -85,76 +48,10 @@ int run_demo(int argc, char** argv) {
   args.allow_positional(0);
   if (args.get_int("--epochs", 1) <= 0) throw UsageError("--epochs must be positive, got " + args.get("--epochs"));
   const auto start = std::chrono::steady_clock::now();
-  std::unique_ptr<Context> ctx = choose_device(args);
-  const bool gpu = ctx->on_gpu();
-  const fs::path dir = args.get("--out", "demo");
-  fs::create_directories(dir);
-
-  // A GPU trains PhosaurusNet at crYOLO's sizes. A CPU trains a small network (kCpuNetwork) at
-  // input 256 on micrographs shrunk 4x; the particles are 32 input pixels across there, two grid
-  // cells (smaller ones would share cells; 64-pixel particles at 1024 on the GPU span four).
-  SimulationOptions sim;
-  sim.width = sim.height = 1024;
-  sim.box_size = gpu ? 64 : 128;
-  sim.density = gpu ? 0.25 : 0.3;
-  sim.snr = 0.1;
-  const int input_size = gpu ? 1024 : 256;
-  std::string architecture = "PhosaurusNet";
-  if (!gpu) {
-    architecture = fs::absolute(dir / "cpu_network.json").string();  // the config works from anywhere
-    write_file_atomically(architecture, kCpuNetwork);
-  }
-  std::printf("== 1. simulating micrographs (%dx%d, particles of %d px, SNR %.2f)\n", sim.width, sim.height,
-              sim.box_size, sim.snr);
-  // Validation on micrographs of their own: a 20% split of the training set would be a handful,
-  // and the best epoch, chosen on it, a matter of luck.
-  sim.count = 40;
-  sim.seed = 1;
-  simulate_dataset(sim, (dir / "train").string());
-  sim.count = 8;
-  sim.seed = 3;
-  simulate_dataset(sim, (dir / "valid").string());
-  sim.count = 10;
-  sim.seed = 2;
-  simulate_dataset(sim, (dir / "test").string());
-
-  Config config = make_config(sim.box_size, {{"architecture", architecture},
-                                             {"input_size", std::to_string(input_size)},
-                                             {"train_image_folder", (dir / "train" / "micrographs").string()},
-                                             {"train_annot_folder", (dir / "train" / "box").string()},
-                                             {"valid_image_folder", (dir / "valid" / "micrographs").string()},
-                                             {"valid_annot_folder", (dir / "valid" / "box").string()},
-                                             {"saved_weights_name", (dir / "model.safetensors").string()},
-                                             {"log_path", (dir / "logs").string()},
-                                             {"filtered_output", (dir / "filtered").string()},
-                                             {"batch_size", "4"},
-                                             {"train_times", gpu ? "10" : "4"},
-                                             {"learning_rate", gpu ? "1e-4" : "1e-3"},
-                                             {"nb_epoch", std::to_string(args.get_int("--epochs", gpu ? 60 : 15))},
-                                             {"warmup", "1"}});
-  const std::string config_path = (dir / "config.json").string();
-  save_config(config_path, config, true);
-  std::printf("== 2. training %s at %dx%d on %s (config: %s)\n", gpu ? "PhosaurusNet" : "a small network",
-              input_size, input_size, ctx->describe().c_str(), config_path.c_str());
-  TrainRequest request;
-  request.early = 15;
-  train_from_config(config, config_path, *ctx, request);
-
-  std::printf("== 3. picking the %d held-out micrographs\n", sim.count);
-  Graph graph = build_network(architecture, 1, 1, 1);
-  graph.to(ctx->device());
-  load_weights(config.train.saved_weights_name, graph.params());
-  PickOptions pick;
-  pick.overwrite = true;
-  const PickSummary s = pick_micrographs(graph, *ctx, config.model, list_micrographs((dir / "test" / "micrographs").string()),
-                                         (dir / "picks").string(), pick);
-  std::printf("%zu particles picked above confidence %.2f, %.1f micrographs/s\n", s.boxes, pick.threshold,
-              s.seconds > 0 ? s.picked / s.seconds : 0.0);
-
-  std::printf("== 4. evaluating the picks against the simulated particles\n");
-  const Evaluation e = evaluate_folders((dir / "picks" / "CBOX").string(), (dir / "test" / "box").string(), sim.box_size);
-  write_report_json((dir / "report.json").string(), e);
-  write_pr_curve_png((dir / "precision_recall.png").string(), e);
+  DemoOptions options;
+  options.folder = args.get("--out", "demo");
+  options.epochs = args.get_int("--epochs", 0);
+  const Evaluation e = cupick::run_demo(options, *open_device(device_choice(args)));
   const double minutes = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() / 60;
   std::printf("\n%zu true particles in %zu held-out micrographs; best confidence threshold %.3f\n", e.truth_boxes,
               e.micrographs, e.best_threshold);
@@ -162,7 +59,7 @@ int run_demo(int argc, char** argv) {
               minutes);
   std::printf("F1 %s 0.9: %s\n", e.f1 >= 0.9 ? ">=" : "<", e.f1 >= 0.9 ? "the demo reached its target" : "below the target");
   std::printf("everything is in %s: picks/ (CBOX, EMAN, STAR, DISTR), report.json, precision_recall.png\n",
-              dir.c_str());
+              options.folder.c_str());
   return e.f1 >= 0.9 ? 0 : 3;
 }
 

@@ -1,55 +1,19 @@
 // cupick predict: pick particles with trained weights; cupick evaluate: picks against ground truth.
-#include <unistd.h>
-
 #include <algorithm>
-#include <csignal>
-#include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 
+#include "app/pick.h"
 #include "cli/args.h"
 #include "cli/commands.h"
-#include "io/config.h"
-#include "io/micrograph.h"
-#include "io/weights.h"
-#include "nets/network.h"
 #include "pick/evaluate.h"
-#include "pick/pipeline.h"
 
 namespace fs = std::filesystem;
 
 namespace cupick::cli {
 
-std::unique_ptr<Context> choose_device(const Args& args) {
-  if (args.has("--cpu")) return std::make_unique<Context>();
-  if (args.has("--gpu")) {
-    if (args.all("--gpu").size() > 1) throw Error("this command runs on one GPU: give one id to -g");
-    return std::make_unique<Context>(args.get_int("--gpu", 0));
-  }
-  if (auto gpu = Context::try_gpu()) return gpu;
-  return std::make_unique<Context>();
-}
-
 namespace {
-
-// Files and folders (every micrograph inside) to one sorted list without repeats.
-std::vector<std::string> expand_inputs(const std::vector<std::string>& inputs) {
-  std::vector<std::string> files;
-  for (const std::string& in : inputs) {
-    if (fs::is_directory(in)) {
-      const std::vector<std::string> found = list_micrographs(in);
-      files.insert(files.end(), found.begin(), found.end());
-    } else if (fs::is_regular_file(in)) {
-      if (!is_micrograph_path(in)) throw Error(in + ": not a micrograph (.mrc, .mrcs, .tif, .tiff, .png, .jpg)");
-      files.push_back(in);
-    } else {
-      throw Error(in + ": no such file or folder");
-    }
-  }
-  std::sort(files.begin(), files.end());
-  files.erase(std::unique(files.begin(), files.end()), files.end());
-  return files;
-}
 
 // One -g value: a GPU id.
 int parse_gpu_id(const std::string& id) {
@@ -59,16 +23,22 @@ int parse_gpu_id(const std::string& id) {
   return int(v);
 }
 
-// A private filter cache for --otf, removed however picking ends.
-struct TemporaryFolder {
-  std::string path;
-  ~TemporaryFolder() {
-    std::error_code ec;
-    if (!path.empty()) fs::remove_all(path, ec);
-  }
-};
-
 }  // namespace
+
+DeviceChoice device_choice(const Args& args) {
+  DeviceChoice choice;
+  choice.cpu = args.has("--cpu");
+  const std::vector<std::string>& ids = args.all("--gpu");
+  if (ids.size() == 1) choice.gpus.push_back(args.get_int("--gpu", 0));
+  if (ids.size() > 1)
+    for (const std::string& id : ids) {
+      const int gpu = parse_gpu_id(id);
+      if (std::find(choice.gpus.begin(), choice.gpus.end(), gpu) != choice.gpus.end())
+        throw UsageError("-g names GPU " + id + " twice");
+      choice.gpus.push_back(gpu);
+    }
+  return choice;
+}
 
 int run_predict(int argc, char** argv) {
   const std::vector<Flag> flags = {
@@ -109,54 +79,22 @@ int run_predict(int argc, char** argv) {
     throw UsageError("--minsize " + args.get("--minsize") + " is above --maxsize " + args.get("--maxsize"));
   if (opt.batch_size <= 0) throw UsageError("--batch must be positive, got " + args.get("--batch"));
 
-  const std::string config_path = args.get("--conf");
-  Config config = load_config(config_path);
-  print_warnings(config.warnings);
-  if (!config.model.anchors)
-    throw Error(config_path + ": model.anchors is missing: picking needs the box size, \"anchors\": [width, height]");
-  TemporaryFolder otf;
-  if (args.has("--otf") && config.model.filter) {
-    otf.path = (fs::temp_directory_path() / ("cupick_otf_" + std::to_string(getpid()))).string();
-    config.model.filter->folder = otf.path;
-  }
-  const std::vector<std::string> files = expand_inputs(args.all("--input"));
-
-  const std::string weights = args.get("--weights");
-  if (!fs::is_regular_file(weights)) throw Error(weights + ": no such weights file");  // before any GPU starts
-  // One context and one copy of the network per device: several -g ids share the micrographs out.
-  std::vector<std::unique_ptr<Context>> contexts;
-  if (!args.has("--cpu") && args.all("--gpu").size() > 1)
-    for (const std::string& id : args.all("--gpu")) {
-      for (const auto& ctx : contexts)
-        if (ctx->gpu_id() == parse_gpu_id(id)) throw UsageError("-g names GPU " + id + " twice");
-      contexts.push_back(std::make_unique<Context>(parse_gpu_id(id)));
-    }
-  else
-    contexts.push_back(choose_device(args));
-  std::vector<Graph> graphs;
-  std::vector<PickDevice> devices;
-  for (auto& ctx : contexts) {
-    std::fprintf(stderr, "device: %s\n", ctx->describe().c_str());
-    ctx->make_current();  // the network's memory goes to this GPU
-    graphs.push_back(build_network(config.model.architecture, 1, 1, 1));
-    graphs.back().to(ctx->device());
-    try {
-      load_weights(weights, graphs.back().params());
-    } catch (const Error& e) {  // most often weights of another network than the config's
-      throw Error(std::string(e.what()) + " (the config " + config_path + " describes " + config.model.architecture +
-                  ")");
-    }
-  }
-  for (size_t d = 0; d < contexts.size(); ++d) devices.push_back({&graphs[d], contexts[d].get()});
-  std::fprintf(stderr, "%zu micrographs\n", files.size());
-  std::signal(SIGINT, SIG_DFL);  // every written file is complete: stopping is always safe
-  const PickSummary s = pick_micrographs(devices, config.model, files, args.get("--output"), opt);
+  PickRequest request;
+  request.config_path = args.get("--conf");
+  request.weights = args.get("--weights");
+  request.inputs = args.all("--input");
+  request.output = args.get("--output");
+  request.options = opt;
+  request.devices = device_choice(args);
+  request.filter_on_the_fly = args.has("--otf");
+  size_t files = 0;
+  const PickSummary s = pick_from_config(request, files);
   std::printf("picked %zu micrographs (%zu done before), %zu particles above %.2f, %.1f micrographs/s; results in %s\n",
               s.picked, s.skipped, s.boxes, opt.threshold, s.seconds > 0 ? s.picked / s.seconds : 0.0,
               args.get("--output").c_str());
   if (!s.failed.empty()) {
     print_warnings(s.failed);
-    throw Error(std::to_string(s.failed.size()) + " of " + std::to_string(files.size()) +
+    throw Error(std::to_string(s.failed.size()) + " of " + std::to_string(files) +
                 " micrographs could not be picked (see the warnings); run again to pick just those");
   }
   return 0;

@@ -31,7 +31,7 @@ int run_summary(int argc, char** argv) {
   if (args.has("--input_size")) height = width = args.get_int("--input_size", 1024);
   const Shape input{1, 1, height, width};
   check_input_size(input);
-  Graph graph = build_network(architecture, 1, 1, 1);
+  Graph graph = build_network(architecture);
   std::fputs(summary(graph, input).c_str(), stdout);
   return 0;
 }

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "engine/error.h"
+#include "nets/network.h"
 
 namespace cupick {
 
@@ -24,7 +25,6 @@ int InputSize::rounded_width() const { return round_to_32(width); }
 
 namespace {
 
-const char* const kArchitectures[] = {"crYOLO", "YOLO", "PhosaurusNet"};
 const char* const kNorms[] = {"STANDARD", "GMM"};
 // Below 16 the size rounds to 0; above 8192 it is surely a micrograph size typed by mistake.
 constexpr int kMinInputSize = 16;
@@ -92,6 +92,21 @@ struct Reader {
     fail(key, "must be one of " + list + ", got " + v.dump());
   }
 
+  // A compiled-in network's name (nets/*.json), matched without regard to case and returned in its
+  // own spelling, or a network of one's own, described as nets/*.json are and named by its file.
+  std::string architecture(const std::string& key, const json& v) const {
+    const std::vector<std::string> names = network_names();
+    std::string list;
+    for (const std::string& n : names) list += (list.empty() ? "" : ", ") + n;
+    list += " or a .json network description";
+    if (!v.is_string()) fail(key, "must be one of " + list + ", got " + describe(v));
+    const std::string name = v.get<std::string>();
+    if (name.ends_with(".json")) return name;
+    for (const std::string& n : names)
+      if (lower(n) == lower(name)) return n;
+    fail(key, "must be one of " + list + ", got " + v.dump());
+  }
+
   InputSize input_size(const std::string& key, const json& v) const {
     auto size = [&](const std::string& k, const json& x) {
       if (!x.is_number_integer()) fail(key, "must be an integer or [height, width], got " + describe(v));
@@ -130,9 +145,7 @@ void read_model(const Reader& r, const json& section, ModelConfig& m, std::vecto
   for (const auto& [name, v] : section.items()) {
     const std::string key = "model." + name;
     if (name == "architecture") {
-      // A network of one's own, described as nets/*.json are, is named by its file.
-      const bool own = v.is_string() && v.get<std::string>().ends_with(".json");
-      m.architecture = own ? v.get<std::string>() : r.choice(key, v, kArchitectures);
+      m.architecture = r.architecture(key, v);
       has_architecture = true;
     } else if (name == "input_size") {
       m.input_size = r.input_size(key, v);

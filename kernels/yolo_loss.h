@@ -33,8 +33,10 @@ struct LossGrid {
 };
 
 // The weights of the four masks (crYOLO's defaults: 5, 1, 1, 1).
+// The weights of the loss terms: the config's object_scale, no_object_scale, coord_scale and
+// class_scale, crYOLO's defaults. Training options and the loss hold this struct as it is.
 struct LossScales {
-  float object, no_object, coord, cls;
+  float object = 5, no_object = 1, coord = 1, cls = 1;
 };
 
 // What the entries add up to: weighted sums of squares (xy, wh, object, no-object), the weighted
@@ -117,6 +119,25 @@ CUPICK_HD double grad_normaliser(int k, const double* totals) {
   return normaliser(totals[k < 4 ? kCountCoord : (k == 4 ? kCountConf : kCountClass)]);
 }
 
+// Classes: softmax cross-entropy of an entry's logits (stride hw) against class `cls`, weighted by
+// w (always class 0 with one class); cls < 0 (no box, or class_scale 0) gives no term and zero
+// gradients.
+template <class T>
+CUPICK_HD void class_loss(const T* logit, T* dlogit, size_t hw, int classes, int cls, T w, double* sums) {
+  if (cls < 0) {
+    for (int k = 0; k < classes; ++k) dlogit[k * hw] = 0;
+    return;
+  }
+  T top = logit[0];
+  for (int k = 1; k < classes; ++k) top = max_of(top, logit[k * hw]);
+  T z = 0;
+  for (int k = 0; k < classes; ++k) z += exp_of(logit[k * hw] - top);
+  const T log_z = top + log_of(z);
+  sums[kSumClass] += double(w * (log_z - logit[cls * hw]));
+  sums[kCountClass] += 1;
+  for (int k = 0; k < classes; ++k) dlogit[k * hw] = w * (exp_of(logit[k * hw] - log_z) - (k == cls ? T(1) : T(0)));
+}
+
 // Entry e: adds its terms and mask counts to `sums` and writes the gradient of
 //   sum_xy / 2 + sum_wh / 2 + (sum_object + sum_no_object) / 2 + sum_class
 // with respect to its channels into dhead (every channel, zero where masked). Dividing each channel
@@ -196,23 +217,7 @@ CUPICK_HD void entry_loss(size_t e, const LossGrid& g, const LossTruth& truth, c
     grad[4 * hw] = 0;
   }
 
-  // Classes: softmax cross-entropy against the box's class (always 0 with one class).
-  const T* logit = in + 5 * hw;
-  T* dlogit = grad + 5 * hw;
-  if (box && s.cls > 0) {
-    T top = logit[0];
-    for (int k = 1; k < g.classes; ++k) top = max_of(top, logit[k * hw]);
-    T z = 0;
-    for (int k = 0; k < g.classes; ++k) z += exp_of(logit[k * hw] - top);
-    const T log_z = top + log_of(z);
-    const T w = T(s.cls);
-    sums[kSumClass] += double(w * (log_z - logit[box->cls * hw]));
-    sums[kCountClass] += 1;
-    for (int k = 0; k < g.classes; ++k)
-      dlogit[k * hw] = w * (exp_of(logit[k * hw] - log_z) - (k == box->cls ? T(1) : T(0)));
-  } else {
-    for (int k = 0; k < g.classes; ++k) dlogit[k * hw] = 0;
-  }
+  class_loss(in + 5 * hw, grad + 5 * hw, hw, g.classes, box && s.cls > 0 ? box->cls : -1, T(s.cls), sums);
 }
 
 }  // namespace yolo

@@ -36,7 +36,7 @@ std::vector<std::string> network_names();
 // A compiled-in network by name (case-insensitive), or the description in `architecture` when it is
 // a path ending in ".json". Parameters are zero until initialize(). Throws Error for an unknown
 // name (listing the known ones) or a bad description (naming the file, the block and the key).
-Graph build_network(const std::string& architecture, int input_channels, int num_anchors, int num_classes);
+Graph build_network(const std::string& architecture, int input_channels = 1, int num_anchors = 1, int num_classes = 1);
 // The same from a description's text; `file` is only used in messages.
 Graph build_network_from_text(std::string_view json, const std::string& file, int input_channels, int num_anchors,
                               int num_classes);

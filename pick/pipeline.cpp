@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "engine/background.h"
+#include "image/grid.h"
 #include "image/plot.h"
 #include "image/preprocess.h"
 #include "io/annotations.h"
@@ -27,12 +28,11 @@ namespace cupick {
 
 std::vector<Box> boxes_from_head(const Tensor& head, int image, const Prepared& m,
                                  const std::vector<std::pair<float, float>>& anchors, float min_confidence) {
-  const Shape& s = head.shape();
-  const float in_w = float(m.image.shape().w), in_h = float(m.image.shape().h);
-  // Anchors come in micrograph pixels; the decoder wants grid cells.
-  std::vector<std::pair<float, float>> grid_anchors;
-  for (auto [w, h] : anchors) grid_anchors.push_back({w * m.scale_x / (in_w / s.w), h * m.scale_y / (in_h / s.h)});
-  std::vector<Box> boxes = decode_head(head, image, grid_anchors, 1, in_w, in_h, min_confidence);
+  const Grid grid = Grid::of(m.image.shape(), head.shape());
+  std::vector<std::pair<float, float>> cell_anchors;  // the decoder takes them in grid cells
+  for (auto anchor : anchors) cell_anchors.push_back(grid.anchor_in_cells(anchor, m.scale_x, m.scale_y));
+  std::vector<Box> boxes =
+      decode_head(head, image, cell_anchors, 1, float(grid.input_w), float(grid.input_h), min_confidence);
   for (Box& b : boxes) {
     // Network-input pixels -> micrograph pixels (the patch's corner added), rows -> box-file y.
     b.x = b.x / m.scale_x + float(m.x0), b.w /= m.scale_x;
@@ -137,134 +137,195 @@ void write_distributions(const fs::path& out, const std::vector<std::vector<Box>
 
 }  // namespace
 
-PickSummary pick_micrographs(const std::vector<PickDevice>& devices, const ModelConfig& model,
-                             const std::vector<std::string>& files, const std::string& out_dir, const PickOptions& opt) {
-  if (devices.empty()) throw Error("picking: no device to pick on");
-  if (!model.anchors) throw Error("the config has no model.anchors: picking needs the box size");
-  const fs::path out(out_dir);
-  for (const char* sub : {"CBOX", "EMAN", "STAR", "DISTR"}) fs::create_directories(out / sub);
-  const float box_size = float(model.anchors->width);
-  const std::vector<std::pair<float, float>> anchors = {{float(model.anchors->width), float(model.anchors->height)}};
-  const float low = std::min(0.1f, opt.threshold);
+namespace {
 
-  std::map<std::string, std::string> by_name;
-  for (const std::string& f : files)
-    if (auto [it, fresh] = by_name.emplace(base_name(f), f); !fresh)
-      throw Error(it->second + " and " + f + " have the same base name: their picks would overwrite each other");
+// What the devices' threads share: the output folder, the summary, the picks for DISTR/ and the
+// progress line, under one mutex.
+class Results {
+ public:
+  Results(const fs::path& out, const ModelConfig& model, const PickOptions& opt)
+      : out_(out), box_size_(float(model.anchors->width)), opt_(opt), tty_(opt.progress && isatty(STDERR_FILENO)) {}
 
-  PickSummary summary;
-  std::vector<std::string> todo;
-  std::map<std::string, std::vector<Box>> picked;  // for DISTR, by file: in the same order whoever picked
-  for (const std::string& f : files) {
-    const fs::path cbox = out / "CBOX" / (base_name(f) + ".cbox");
-    if (!opt.overwrite && fs::exists(cbox)) {
-      ++summary.skipped;
-      picked[f] = read_boxes(cbox.string());
-      continue;
-    }
-    todo.push_back(f);
+  // Picking starts: `todo` micrographs to pick, timed from now.
+  void start(size_t todo) {
+    todo_ = todo;
+    start_ = std::chrono::steady_clock::now();
   }
 
-  const auto start = std::chrono::steady_clock::now();
-  const bool tty = opt.progress && isatty(STDERR_FILENO);
-  std::mutex shared;  // guards summary, picked and the progress line
+  // One micrograph's boxes (of all its patches; they overlap, so non-maximum suppression merges
+  // them) filtered and written, the CBOX last: it marks the micrograph done.
+  void finish(const std::string& file, std::vector<Box> boxes, int width, int height) {
+    const std::string name = base_name(file);
+    std::vector<Box> picks = select_picks(std::move(boxes), width, height, box_size_, opt_);
+    std::vector<Box> confident;
+    for (const Box& b : picks)
+      if (b.confidence >= opt_.threshold) confident.push_back(b);
+    write_eman_box((out_ / "EMAN" / (name + ".box")).string(), confident, box_size_);
+    write_star((out_ / "STAR" / (name + ".star")).string(), confident, fs::path(file).filename().string());
+    write_cbox((out_ / "CBOX" / (name + ".cbox")).string(), picks, box_size_);
+    std::lock_guard lock(mutex_);
+    summary.boxes += confident.size();
+    picked[file] = std::move(picks);
+    ++summary.picked;
+    if (tty_)
+      std::fprintf(stderr, "\rpicked %zu/%zu micrographs, %.1f micrographs/s   ", summary.picked, todo_,
+                   summary.picked / seconds());
+  }
 
-  // A micrograph's picks are complete when all its patches have been through the network; they are
-  // then merged (patches overlap: non-maximum suppression), filtered and written.
+  void fail(const std::string& why) {
+    std::lock_guard lock(mutex_);
+    summary.failed.push_back(why);
+  }
+
+  double seconds() const { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count(); }
+  bool tty() const { return tty_; }
+
+  PickSummary summary;
+  std::map<std::string, std::vector<Box>> picked;  // for DISTR, by file: in the same order whoever picked
+
+ private:
+  const fs::path out_;
+  const float box_size_;
+  const PickOptions& opt_;
+  const bool tty_;
+  size_t todo_ = 0;
+  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+  std::mutex mutex_;
+};
+
+// One device's share of the micrographs: its own reader thread, batches of patches of the same size
+// through its network, each micrograph finished when its last patch is.
+class DevicePicker {
+ public:
+  DevicePicker(const PickDevice& device, const ModelConfig& model, const PickOptions& opt, Results& results)
+      : graph_(*device.graph), ctx_(*device.ctx), model_(model), opt_(opt), results_(results),
+        anchors_{{float(model.anchors->width), float(model.anchors->height)}},
+        low_(std::min(0.1f, opt.threshold)) {}
+
+  void pick(const std::vector<std::string>& share) {
+    ctx_.make_current();
+    // Reading and preparing run on a thread of their own, at most 2 x batch_size micrographs ahead
+    // (all their patches); the low-pass filter runs on the device when it is a GPU.
+    const std::unique_ptr<GpuLowpass> gpu_filter =
+        ctx_.on_gpu() && model_.filter ? std::make_unique<GpuLowpass>(ctx_) : nullptr;
+    size_t next_file = 0;
+    Background<Prefetched> prefetch(size_t(2 * opt_.batch_size), [&]() -> std::optional<Prefetched> {
+      if (next_file == share.size()) return std::nullopt;
+      Prefetched item{share[next_file++], {}, nullptr};
+      try {
+        item.patches = prepare_patches(item.file, model_, gpu_filter.get());
+      } catch (...) {
+        item.error = std::current_exception();
+      }
+      return item;
+    });
+    while (std::optional<Prefetched> item = prefetch.next())
+      if (readable(*item)) add(*item);
+    flush();
+  }
+
+ private:
+  // A micrograph whose patches are on their way through the network.
   struct Pending {
     std::string file;
     size_t patches = 0, done = 0;
     int width = 0, height = 0;
     std::vector<Box> boxes;
   };
-  auto finish = [&](Pending& p) {
-    const std::string name = base_name(p.file);
-    std::vector<Box> picks = select_picks(std::move(p.boxes), p.width, p.height, box_size, opt);
-    std::vector<Box> confident;
-    for (const Box& b : picks)
-      if (b.confidence >= opt.threshold) confident.push_back(b);
-    write_eman_box((out / "EMAN" / (name + ".box")).string(), confident, box_size);
-    write_star((out / "STAR" / (name + ".star")).string(), confident, fs::path(p.file).filename().string());
-    write_cbox((out / "CBOX" / (name + ".cbox")).string(), picks, box_size);  // last: marks it done
-    std::lock_guard lock(shared);
-    summary.boxes += confident.size();
-    picked[p.file] = std::move(picks);
-    ++summary.picked;
-    if (tty) {
-      const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      std::fprintf(stderr, "\rpicked %zu/%zu micrographs, %.1f micrographs/s   ", summary.picked, todo.size(),
-                   summary.picked / s);
-    }
-  };
 
-  // One device's share: its own reader thread, batches of patches of the same size through its
-  // network, each micrograph finished when its last patch is.
-  auto pick_on = [&](const PickDevice& device, std::vector<std::string> share) {
-    Context& ctx = *device.ctx;
-    ctx.make_current();
-    // Reading and preparing run on a thread of their own, at most 2 x batch_size micrographs ahead
-    // (all their patches); the low-pass filter runs on the device when it is a GPU.
-    const std::unique_ptr<GpuLowpass> gpu_filter =
-        ctx.on_gpu() && model.filter ? std::make_unique<GpuLowpass>(ctx) : nullptr;
-    size_t next_file = 0;
-    Background<Prefetched> prefetch(size_t(2 * opt.batch_size), [&]() -> std::optional<Prefetched> {
-      if (next_file == share.size()) return std::nullopt;
-      Prefetched item{share[next_file++], {}, nullptr};
-      try {
-        item.patches = prepare_patches(item.file, model, gpu_filter.get());
-      } catch (...) {
-        item.error = std::current_exception();
-      }
-      return item;
-    });
-    std::deque<Pending> pending;  // deque: references stay valid while it grows at the back
-    std::vector<std::pair<Pending*, Prepared>> batch;
-    Tensor host, device_batch;
-    auto flush = [&] {
-      if (batch.empty()) return;
-      const Shape one = batch[0].second.image.shape();
-      const int n = int(batch.size());
-      const Shape shape{opt.batch_size, one.c, one.h, one.w};
-      if (host.shape() != shape) {  // the first batch, or micrographs of another size
-        host = Tensor(shape);
-        device_batch = Tensor(shape, ctx.device());
-      }
-      for (int k = 0; k < n; ++k)
-        std::copy_n(batch[k].second.image.data<float>(), one.count(), host.data<float>() + k * one.count());
-      Tensor input = device_batch.images(0, n);
-      input.copy_from(host.images(0, n));
-      const Tensor head = device.graph->forward(ctx, input, Mode::infer).to(Device::cpu);
-      for (int k = 0; k < n; ++k) {
-        Pending& p = *batch[k].first;
-        const std::vector<Box> boxes = boxes_from_head(head, k, batch[k].second, anchors, low);
-        p.boxes.insert(p.boxes.end(), boxes.begin(), boxes.end());
-        if (++p.done == p.patches) finish(p);
-      }
-      batch.clear();
-      while (!pending.empty() && pending.front().done == pending.front().patches) pending.pop_front();
-    };
-    while (std::optional<Prefetched> item = prefetch.next()) {
-      if (item->error) {
-        try {
-          std::rethrow_exception(item->error);
-        } catch (const DeviceError&) {  // the GPU, not the file: nothing else would pick either
-          throw;
-        } catch (const Error& e) {  // names the file; the others go on
-          std::lock_guard lock(shared);
-          summary.failed.push_back(e.what());
-          continue;
-        }
-      }
-      std::vector<Prepared>& patches = item->patches;
-      pending.push_back({item->file, patches.size(), 0, patches[0].width, patches[0].height, {}});
-      for (Prepared& patch : patches) {
-        if (!batch.empty() && patch.image.shape() != batch[0].second.image.shape()) flush();
-        batch.emplace_back(&pending.back(), std::move(patch));
-        if (int(batch.size()) == opt.batch_size) flush();
-      }
+  // A micrograph that could not be read is counted as failed and the others go on; a GPU error
+  // is thrown on: nothing else would pick either.
+  bool readable(const Prefetched& item) {
+    if (!item.error) return true;
+    try {
+      std::rethrow_exception(item.error);
+    } catch (const DeviceError&) {
+      throw;
+    } catch (const Error& e) {  // names the file
+      results_.fail(e.what());
     }
-    flush();
-  };
+    return false;
+  }
+
+  void add(Prefetched& item) {
+    std::vector<Prepared>& patches = item.patches;
+    pending_.push_back({item.file, patches.size(), 0, patches[0].width, patches[0].height, {}});
+    for (Prepared& patch : patches) {
+      if (!batch_.empty() && patch.image.shape() != batch_[0].second.image.shape()) flush();
+      batch_.emplace_back(&pending_.back(), std::move(patch));
+      if (int(batch_.size()) == opt_.batch_size) flush();
+    }
+  }
+
+  // The batch so far through the network; its boxes to their micrographs.
+  void flush() {
+    if (batch_.empty()) return;
+    const Shape one = batch_[0].second.image.shape();
+    const int n = int(batch_.size());
+    const Shape shape{opt_.batch_size, one.c, one.h, one.w};
+    if (host_.shape() != shape) {  // the first batch, or micrographs of another size
+      host_ = Tensor(shape);
+      device_batch_ = Tensor(shape, ctx_.device());
+    }
+    for (int k = 0; k < n; ++k)
+      std::copy_n(batch_[k].second.image.data<float>(), one.count(), host_.data<float>() + k * one.count());
+    Tensor input = device_batch_.images(0, n);
+    input.copy_from(host_.images(0, n));
+    const Tensor head = graph_.forward(ctx_, input, Mode::infer).to(Device::cpu);
+    for (int k = 0; k < n; ++k) {
+      Pending& p = *batch_[k].first;
+      const std::vector<Box> boxes = boxes_from_head(head, k, batch_[k].second, anchors_, low_);
+      p.boxes.insert(p.boxes.end(), boxes.begin(), boxes.end());
+      if (++p.done == p.patches) results_.finish(p.file, std::move(p.boxes), p.width, p.height);
+    }
+    batch_.clear();
+    while (!pending_.empty() && pending_.front().done == pending_.front().patches) pending_.pop_front();
+  }
+
+  Graph& graph_;
+  Context& ctx_;
+  const ModelConfig& model_;
+  const PickOptions& opt_;
+  Results& results_;
+  const std::vector<std::pair<float, float>> anchors_;  // micrograph pixels
+  const float low_;  // CBOX keeps everything above min(0.1, threshold)
+  std::deque<Pending> pending_;  // deque: references stay valid while it grows at the back
+  std::vector<std::pair<Pending*, Prepared>> batch_;
+  Tensor host_, device_batch_;
+};
+
+// The files to pick, leaving out those done before (their CBOX exists) unless opt.overwrite; the
+// picks of those go into `results` for DISTR/.
+std::vector<std::string> files_to_pick(const std::vector<std::string>& files, const fs::path& out,
+                                       const PickOptions& opt, Results& results) {
+  std::map<std::string, std::string> by_name;
+  for (const std::string& f : files)
+    if (auto [it, fresh] = by_name.emplace(base_name(f), f); !fresh)
+      throw Error(it->second + " and " + f + " have the same base name: their picks would overwrite each other");
+  std::vector<std::string> todo;
+  for (const std::string& f : files) {
+    const fs::path cbox = out / "CBOX" / (base_name(f) + ".cbox");
+    if (!opt.overwrite && fs::exists(cbox)) {
+      ++results.summary.skipped;
+      results.picked[f] = read_boxes(cbox.string());
+      continue;
+    }
+    todo.push_back(f);
+  }
+  return todo;
+}
+
+}  // namespace
+
+PickSummary pick_micrographs(const std::vector<PickDevice>& devices, const ModelConfig& model,
+                             const std::vector<std::string>& files, const std::string& out_dir, const PickOptions& opt) {
+  if (devices.empty()) throw Error("picking: no device to pick on");
+  if (!model.anchors) throw Error("the config has no model.anchors: picking needs the box size");
+  const fs::path out(out_dir);
+  for (const char* sub : {"CBOX", "EMAN", "STAR", "DISTR"}) fs::create_directories(out / sub);
+  Results results(out, model, opt);
+  const std::vector<std::string> todo = files_to_pick(files, out, opt, results);
+  results.start(todo.size());
 
   // Micrographs dealt out in turn, one share per device, each picked on a thread of its own.
   std::vector<std::vector<std::string>> shares(devices.size());
@@ -274,7 +335,7 @@ PickSummary pick_micrographs(const std::vector<PickDevice>& devices, const Model
   for (size_t d = 0; d < devices.size(); ++d)
     threads.emplace_back([&, d] {
       try {
-        pick_on(devices[d], std::move(shares[d]));
+        DevicePicker(devices[d], model, opt, results).pick(shares[d]);
       } catch (...) {
         errors[d] = std::current_exception();
       }
@@ -282,12 +343,12 @@ PickSummary pick_micrographs(const std::vector<PickDevice>& devices, const Model
   for (std::thread& t : threads) t.join();
   for (const std::exception_ptr& e : errors)
     if (e) std::rethrow_exception(e);
-  if (tty) std::fprintf(stderr, "\n");
-  summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (results.tty()) std::fprintf(stderr, "\n");
+  results.summary.seconds = results.seconds();
   std::vector<std::vector<Box>> all;
-  for (auto& [file, boxes] : picked) all.push_back(std::move(boxes));
+  for (auto& [file, boxes] : results.picked) all.push_back(std::move(boxes));
   write_distributions(out / "DISTR", all);
-  return summary;
+  return results.summary;
 }
 
 PickSummary pick_micrographs(Graph& graph, Context& ctx, const ModelConfig& model, const std::vector<std::string>& files,

@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "app/network.h"
 #include "image/simulate.h"
 #include "io/config.h"
 #include "io/mrc.h"
@@ -139,9 +140,8 @@ class Cli : public ::testing::Test {
     if (folder_.empty()) {
       folder_ = fs::temp_directory_path() / ("cupick_cli_weights_" + std::to_string(getpid()));
       fs::create_directories(folder_);
-      Graph graph = build_network("crYOLO", 1, 1, 1);
-      graph.to(Device::cpu);
-      initialize(graph, {1, 1, kSide, kSide}, 3);
+      Context cpu;
+      Graph graph = new_network("crYOLO", cpu, {1, 1, kSide, kSide}, 3);
       save_weights((folder_ / "crYOLO.safetensors").string(), graph.params());
     }
     return (folder_ / "crYOLO.safetensors").string();

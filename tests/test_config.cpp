@@ -359,7 +359,7 @@ TEST(Config, ArchitectureAndNormAreMatchedWithoutCase) {
     EXPECT_EQ(parse_config(j.dump(), "t.json").model.architecture, canonical);
   }
   j["model"]["architecture"] = "Full Yolo";
-  expect_error(j, "t.json: model.architecture must be one of crYOLO, YOLO, PhosaurusNet, got \"Full Yolo\"");
+  expect_error(j, "t.json: model.architecture must be one of cupick-cpu-demo, crYOLO, PhosaurusNet, YOLO or a .json network description, got \"Full Yolo\"");
 
   j = base();
   j["model"]["norm"] = "gmm";
@@ -487,7 +487,7 @@ TEST(Config, MakeConfigRejectsBadOptions) {
   EXPECT_EQ(error_of([] { make_config(160, {{"batch_size", "four"}}); }),
             "--batch_size: train.batch_size must be an integer, got string \"four\"");
   EXPECT_EQ(error_of([] { make_config(160, {{"architecture", "resnet"}}); }),
-            "--architecture: model.architecture must be one of crYOLO, YOLO, PhosaurusNet, got \"resnet\"");
+            "--architecture: model.architecture must be one of cupick-cpu-demo, crYOLO, PhosaurusNet, YOLO or a .json network description, got \"resnet\"");
   EXPECT_EQ(error_of([] { make_config(160, {{"filter", "0.7"}}); }),
             "--filter: model.filter cutoff must be in (0, 0.5] (cycles per pixel after resizing), got 0.7");
   EXPECT_EQ(error_of([] { make_config(160, {{"filter", "JANNI"}}); }),

@@ -25,7 +25,7 @@ const Shape k1024{1, 1, 1024, 1024};
 Graph& net(const std::string& name) {
   static std::map<std::string, Graph> built;
   auto it = built.find(name);
-  if (it == built.end()) it = built.emplace(name, build_network(name, 1, 1, 1)).first;
+  if (it == built.end()) it = built.emplace(name, build_network(name)).first;
   return it->second;
 }
 
@@ -42,8 +42,8 @@ std::string error_of(F&& f) {
 TEST(Network, NamesAreCryolosSpelling) {
   std::vector<std::string> names = network_names();
   std::sort(names.begin(), names.end());
-  EXPECT_EQ(names, (std::vector<std::string>{"PhosaurusNet", "YOLO", "crYOLO"}));
-  EXPECT_EQ(embedded_networks().size(), 3u);
+  EXPECT_EQ(names, (std::vector<std::string>{"PhosaurusNet", "YOLO", "crYOLO", "cupick-cpu-demo"}));
+  EXPECT_EQ(embedded_networks().size(), 4u);
 }
 
 TEST(Network, OutputGridAt1024) {
@@ -64,8 +64,8 @@ TEST(Network, OtherSizesAndBatches) {
 }
 
 TEST(Network, ArchitectureNamesAreCaseInsensitive) {
-  EXPECT_EQ(build_network("phosaurusnet", 1, 1, 1).size(), net("PhosaurusNet").size());
-  EXPECT_EQ(build_network("CRYOLO", 1, 1, 1).size(), net("crYOLO").size());
+  EXPECT_EQ(build_network("phosaurusnet").size(), net("PhosaurusNet").size());
+  EXPECT_EQ(build_network("CRYOLO").size(), net("crYOLO").size());
 }
 
 TEST(Network, KerasLayerNamesAndConcatOrder) {
@@ -128,10 +128,10 @@ TEST(Network, SummaryTable) {
 }
 
 TEST(Network, UnknownArchitectureListsTheKnownOnes) {
-  const std::string e = error_of([] { build_network("ResNet", 1, 1, 1); });
+  const std::string e = error_of([] { build_network("ResNet"); });
   EXPECT_THAT(e, HasSubstr("'ResNet'"));
   for (const char* name : {"crYOLO", "YOLO", "PhosaurusNet"}) EXPECT_THAT(e, HasSubstr(name));
-  EXPECT_THAT(error_of([] { build_network("/nonexistent/net.json", 1, 1, 1); }), HasSubstr("/nonexistent/net.json"));
+  EXPECT_THAT(error_of([] { build_network("/nonexistent/net.json"); }), HasSubstr("/nonexistent/net.json"));
   EXPECT_THAT(error_of([] { build_network("YOLO", 1, 0, 1); }), HasSubstr("anchors"));
 }
 
@@ -151,7 +151,7 @@ std::vector<std::vector<float>> all_values(Graph& g) {
 }
 
 TEST(Network, InitialisationIsRepeatable) {
-  Graph a = build_network("crYOLO", 1, 1, 1), b = build_network("crYOLO", 1, 1, 1);
+  Graph a = build_network("crYOLO"), b = build_network("crYOLO");
   const Shape in{1, 1, 64, 64};
   initialize(a, in, 7);
   initialize(b, in, 7);
@@ -170,7 +170,7 @@ TEST(Network, InitialisationIsRepeatable) {
 }
 
 TEST(Network, InitialisationStatistics) {
-  Graph g = build_network("YOLO", 1, 1, 1);
+  Graph g = build_network("YOLO");
   const Shape in{1, 1, 256, 192};  // grid 8 x 6
   initialize(g, in, 3);
   for (const NamedParam& p : g.params()) {
@@ -202,7 +202,7 @@ TEST(Network, InitialisationStatistics) {
 
 TEST(Network, PhosaurusNetForwardOnCpu) {
   Context cpu;
-  Graph g = build_network("PhosaurusNet", 1, 1, 1);
+  Graph g = build_network("PhosaurusNet");
   const Tensor x = test::random_tensor({2, 1, 64, 64}, DType::f32, 11);
   initialize(g, x.shape(), 5);
   for (Mode mode : {Mode::train, Mode::infer}) {
@@ -223,7 +223,7 @@ TEST(Network, GpuInitialisationAndForwardMatchCpu) {
   auto gpu = Context::try_gpu();
   if (!gpu) GTEST_SKIP() << "no GPU on this machine";
   Context cpu;
-  Graph a = build_network("PhosaurusNet", 1, 1, 1), b = build_network("PhosaurusNet", 1, 1, 1);
+  Graph a = build_network("PhosaurusNet"), b = build_network("PhosaurusNet");
   b.to(Device::gpu);
   const Tensor x = test::random_tensor({2, 1, 64, 96}, DType::f32, 12);
   initialize(a, x.shape(), 9);

@@ -98,8 +98,7 @@ Graph tiny_net(unsigned seed) {
 double valid_loss(Graph& g, const TrainOptions& opt, const std::vector<Example>& set) {
   Context cpu;
   const float cell = 16;
-  YoloLoss loss({{{opt.anchors[0].first / cell, opt.anchors[0].second / cell}}, 1, opt.object_scale,
-                 opt.no_object_scale, opt.coord_scale, opt.class_scale});
+  YoloLoss loss({{{opt.anchors[0].first / cell, opt.anchors[0].second / cell}}, 1, opt.loss_scales});
   double total = 0;
   for (const Example& e : set) {
     std::vector<TruthBox> t;
@@ -309,7 +308,7 @@ TEST(Training, NetworksCpuMatchGpu) {
   Context cpu;
   const std::vector<Example> set = particles(2, 6);
   for (const char* arch : {"PhosaurusNet", "YOLO", "crYOLO"}) {
-    Graph a = build_network(arch, 1, 1, 1), b = build_network(arch, 1, 1, 1);
+    Graph a = build_network(arch), b = build_network(arch);
     a.to(Device::cpu);
     initialize(a, {2, 1, kSize, kSize}, 4);
     b.to(Device::gpu);

@@ -173,7 +173,7 @@ TEST(YoloLoss, NoObjectSparesPredictionsOverlappingATrueBox) {
 // Head: sigmoid 0.75 and exp 1.25 in every entry.
 TEST(YoloLoss, WarmUpPullsEmptyEntriesToCellCentreAndAnchor) {
   Context cpu;
-  YoloLoss loss({.anchors = {{1.5f, 0.5f}, {0.8f, 2.0f}}, .coord_scale = 3});
+  YoloLoss loss({.anchors = {{1.5f, 0.5f}, {0.8f, 2.0f}}, .scales = {.coord = 3}});
   const Shape s{1, 12, 2, 3};
   std::vector<double> h(s.count(), 0.0);
   for (int a = 0; a < 2; ++a)
@@ -259,8 +259,9 @@ void gradient_check(bool warmup) {
   const Tensor start = test::random_tensor(s, DType::f64, warmup ? 31 : 32, -2, 2);
   std::vector<double> box_grads[2];
   for (float object_scale : {0.0f, 5.0f}) {
-    YoloLoss loss({.anchors = {{1.2f, 0.8f}, {0.6f, 1.5f}}, .classes = 2, .object_scale = object_scale,
-                   .no_object_scale = 1.3f, .coord_scale = 1.5f, .class_scale = 0.7f});
+    YoloLoss loss({.anchors = {{1.2f, 0.8f}, {0.6f, 1.5f}},
+                   .classes = 2,
+                   .scales = {.object = object_scale, .no_object = 1.3f, .coord = 1.5f, .cls = 0.7f}});
     Tensor head = start.clone(), dhead, scratch;
     loss.compute(cpu, head, truth, warmup, dhead);
     const std::vector<double> analytic = dhead.values<double>();
@@ -327,7 +328,7 @@ TEST(YoloLoss, RejectsWrongInputs) {
   EXPECT_THROW(YoloLoss({}), Error);
   EXPECT_THROW(YoloLoss({.anchors = {{1, -1}}}), Error);
   EXPECT_THROW(YoloLoss({.anchors = {{1, 1}}, .classes = 0}), Error);
-  EXPECT_THROW(YoloLoss({.anchors = {{1, 1}}, .object_scale = -1}), Error);
+  EXPECT_THROW(YoloLoss({.anchors = {{1, 1}}, .scales = {.object = -1}}), Error);
 }
 
 // CPU (float) against GPU at a training size: 3 images on a 64 x 64 grid, about 100 boxes each

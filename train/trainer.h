@@ -15,14 +15,16 @@
 namespace cupick {
 
 struct TrainOptions {
-  std::vector<std::pair<float, float>> anchors = {{160, 160}};  // (w, h) in the examples' pixels
+  // (w, h) in micrograph pixels, as the config's "anchors"; train() turns them into grid cells with
+  // the examples' scale (image/grid.h).
+  std::vector<std::pair<float, float>> anchors = {{160, 160}};
   int classes = 1;
   int batch_size = 4;
   int train_times = 10;    // each training micrograph is seen this often per epoch
   int epochs = 200;
   int warmup_epochs = 5;   // crYOLO's warm-up (0 when fine-tuning)
   float learning_rate = 1e-4f;
-  float object_scale = 5, no_object_scale = 1, coord_scale = 1, class_scale = 1;
+  kernels::LossScales loss_scales;  // object_scale, no_object_scale, coord_scale, class_scale
   int lr_patience = 6;       // epochs without improvement before the learning rate drops x0.1
   int stop_patience = 10;    // epochs without improvement before training stops (never in warm-up)
   double min_delta = 0.001;  // the least drop of the validation loss that counts as improvement

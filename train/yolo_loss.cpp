@@ -60,13 +60,12 @@ YoloLoss::YoloLoss(LossConfig config) : config_(std::move(config)) {
     anchor_wh_.push_back(h);
   }
   if (c.classes < 1) throw Error("yolo loss: classes must be at least 1, got " + std::to_string(c.classes));
-  const std::pair<const char*, float> scales[] = {{"object_scale", c.object_scale},
-                                                  {"no_object_scale", c.no_object_scale},
-                                                  {"coord_scale", c.coord_scale},
-                                                  {"class_scale", c.class_scale}};
+  const std::pair<const char*, float> scales[] = {{"object_scale", c.scales.object},
+                                                  {"no_object_scale", c.scales.no_object},
+                                                  {"coord_scale", c.scales.coord},
+                                                  {"class_scale", c.scales.cls}};
   for (const auto& [name, v] : scales)
     if (!std::isfinite(v) || v < 0) throw Error(std::string("yolo loss: ") + name + " must be >= 0, got " + num(v));
-  scales_ = {c.object_scale, c.no_object_scale, c.coord_scale, c.class_scale};
 }
 
 LossTerms YoloLoss::compute(Context& ctx, const Tensor& head, const std::vector<std::vector<TruthBox>>& truth,
@@ -144,7 +143,7 @@ void YoloLoss::compute_cpu(const Tensor& head, bool warmup, Tensor& dhead, doubl
     using T = decltype(zero);
     const T* x = head.data<T>();
     T* d = dhead.data<T>();
-    for (size_t e = 0; e < entries; ++e) kernels::yolo::entry_loss(e, grid, truth, x, d, warmup, scales_, totals);
+    for (size_t e = 0; e < entries; ++e) kernels::yolo::entry_loss(e, grid, truth, x, d, warmup, config_.scales, totals);
     for (size_t i = 0, count = dhead.count(); i < count; ++i)
       d[i] = T(d[i] * kernels::yolo::grad_normaliser(int((i / hw) % per_anchor), totals));
   });
@@ -178,7 +177,7 @@ void YoloLoss::compute_gpu(Context& ctx, const Tensor& head, bool warmup, Tensor
 
   double* sums = static_cast<double*>(grow(gpu_sums_, kernels::yolo_loss_sums_bytes()));
   const kernels::LossGrid grid{s.n, anchors, config_.classes, s.h, s.w};
-  CUDA_CHECK(kernels::yolo_loss_entries(dhead.data<float>(), sums, head.data<float>(), grid, truth, warmup, scales_,
+  CUDA_CHECK(kernels::yolo_loss_entries(dhead.data<float>(), sums, head.data<float>(), grid, truth, warmup, config_.scales,
                                         ctx.stream()));
   CUDA_CHECK(kernels::yolo_loss_normalise(dhead.data<float>(), dhead.count(), hw, per_anchor, sums, ctx.stream()));
   CUDA_CHECK(cudaMemcpyAsync(totals, sums, kernels::kLossSums * sizeof(double), cudaMemcpyDeviceToHost,

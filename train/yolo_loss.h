@@ -22,7 +22,7 @@ struct TruthBox {
 struct LossConfig {
   std::vector<std::pair<float, float>> anchors;  // (w, h) in grid cells
   int classes = 1;
-  float object_scale = 5, no_object_scale = 1, coord_scale = 1, class_scale = 1;
+  kernels::LossScales scales = {};  // object_scale, no_object_scale, coord_scale, class_scale
 };
 
 // The loss and its parts, for the log. object and no_object are the two parts of the confidence
@@ -51,7 +51,6 @@ class YoloLoss {
   void compute_gpu(Context& ctx, const Tensor& head, bool warmup, Tensor& dhead, double* totals);
 
   LossConfig config_;
-  kernels::LossScales scales_;
   std::vector<float> anchor_wh_;         // (A, 2)
   std::vector<kernels::LossBox> boxes_;  // all images' boxes, image after image
   std::vector<int> first_;               // (N + 1)

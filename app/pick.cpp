@@ -1,0 +1,80 @@
+#include "app/pick.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+
+#include "app/network.h"
+#include "engine/error.h"
+#include "io/config.h"
+#include "io/micrograph.h"
+
+namespace fs = std::filesystem;
+
+namespace cupick {
+
+namespace {
+
+// A private filter cache for --otf, removed however picking ends.
+struct TemporaryFolder {
+  std::string path;
+  ~TemporaryFolder() {
+    std::error_code ec;
+    if (!path.empty()) fs::remove_all(path, ec);
+  }
+};
+
+}  // namespace
+
+std::vector<std::string> expand_micrograph_inputs(const std::vector<std::string>& inputs) {
+  std::vector<std::string> files;
+  for (const std::string& in : inputs) {
+    if (fs::is_directory(in)) {
+      const std::vector<std::string> found = list_micrographs(in);
+      files.insert(files.end(), found.begin(), found.end());
+    } else if (fs::is_regular_file(in)) {
+      if (!is_micrograph_path(in)) throw Error(in + ": not a micrograph (.mrc, .mrcs, .tif, .tiff, .png, .jpg)");
+      files.push_back(in);
+    } else {
+      throw Error(in + ": no such file or folder");
+    }
+  }
+  std::sort(files.begin(), files.end());
+  files.erase(std::unique(files.begin(), files.end()), files.end());
+  return files;
+}
+
+PickSummary pick_from_config(const PickRequest& request, size_t& micrographs) {
+  Config config = load_config(request.config_path);
+  print_warnings(config.warnings);
+  if (!config.model.anchors)
+    throw Error(request.config_path +
+                ": model.anchors is missing: picking needs the box size, \"anchors\": [width, height]");
+  TemporaryFolder otf;
+  if (request.filter_on_the_fly && config.model.filter) {
+    otf.path = (fs::temp_directory_path() / ("cupick_otf_" + std::to_string(getpid()))).string();
+    config.model.filter->folder = otf.path;
+  }
+  const std::vector<std::string> files = expand_micrograph_inputs(request.inputs);
+  micrographs = files.size();
+  if (!fs::is_regular_file(request.weights)) throw Error(request.weights + ": no such weights file");
+
+  // One context and one copy of the network per device: several GPUs share the micrographs out.
+  std::vector<std::unique_ptr<Context>> contexts = open_devices(request.devices);
+  std::vector<Graph> graphs;
+  graphs.reserve(contexts.size());  // PickDevice points into it
+  std::vector<PickDevice> devices;
+  for (auto& ctx : contexts) {
+    std::fprintf(stderr, "device: %s\n", ctx->describe().c_str());
+    graphs.push_back(load_network(config.model.architecture, *ctx, request.weights, request.config_path));
+    devices.push_back({&graphs.back(), ctx.get()});
+  }
+  std::fprintf(stderr, "%zu micrographs\n", files.size());
+  std::signal(SIGINT, SIG_DFL);  // every written file is complete: stopping is always safe
+  return pick_micrographs(devices, config.model, files, request.output, request.options);
+}
+
+}  // namespace cupick
