@@ -2,7 +2,9 @@
 // 1024x1024 micrograph. The cases come from the networks' graphs (nets/*.json through build_network
 // and Graph::shapes), one per distinct (layer type, hyper-parameters, input shapes): the three
 // networks share their backbone, so about 40 cases cover all of their 180 layers; each case's label
-// names the layers it stands for.
+// names the layers it stands for. Then every case of the table of layer test cases
+// (tests/layer_cases.cpp) as "table:<case>", at batch 1 like the others, so that a layer type no
+// network uses yet is measured too.
 //
 // GPU 0, when there is one: batch 1, 4 and 8. CPU: batch 1 only (the whole CPU suite takes a few
 // minutes on two cores). Convolutions count 2 x multiply-adds (backward: the data and the filter
@@ -19,14 +21,8 @@
 #include <vector>
 
 #include "bench/peaks.h"
-#include "engine/layers/batchnorm.h"
-#include "engine/layers/concat.h"
-#include "engine/layers/conv.h"
-#include "engine/layers/leaky_relu.h"
-#include "engine/layers/maxpool.h"
-#include "engine/layers/reorg.h"
-#include "engine/layers/upsample.h"
 #include "nets/network.h"
+#include "tests/layer_cases.h"
 
 namespace cupick {
 namespace {
@@ -34,50 +30,45 @@ namespace {
 constexpr int kImage = 1024;
 
 struct Case {
-  std::string name;                 // "conv3x3:32-64@512": type, channels, input height
-  std::vector<std::string> where;   // "PhosaurusNet/conv_2", ... every layer this case stands for
-  std::function<std::unique_ptr<Layer>()> make;  // a fresh layer like them (parameters zero)
-  std::vector<Shape> in;            // batch 1
-  double flop = 0;                  // forward, batch 1; 0 for the memory-bound layers
+  std::string name;                // "conv3x3:32-64@512": type, channels, input height
+  std::vector<std::string> where;  // "PhosaurusNet/conv_2", ... every layer this case stands for
+  Layer* layer;                    // one like them (parameters zero), kept by layers()
+  std::vector<Shape> in;           // batch 1
+  double flop = 0;                 // forward, batch 1; 0 for the layers that only move memory
 };
 
-// A layer's name for the suite and a maker of fresh copies, from the layer in a network's graph.
-std::pair<std::string, std::function<std::unique_ptr<Layer>()>> describe(Layer& layer, const std::vector<Shape>& in) {
-  const std::string at = "@" + std::to_string(in[0].h), n = layer.name();
-  const std::string c = std::to_string(in[0].c);
-  if (auto* conv = dynamic_cast<Conv2D*>(&layer)) {
-    const int i = conv->in_channels(), o = conv->out_channels(), k = conv->kernel_size();
-    const bool bias = conv->has_bias();
-    const std::string kk = std::to_string(k) + "x" + std::to_string(k);
-    return {"conv" + kk + ":" + c + "-" + std::to_string(o) + at,
-            [=] { return std::make_unique<Conv2D>(n, i, o, k, bias); }};
-  }
-  if (auto* norm = dynamic_cast<BatchNorm*>(&layer)) {
-    const int ch = norm->channels();
-    const double momentum = norm->momentum(), eps = norm->epsilon();
-    return {"batchnorm:" + c + at, [=] { return std::make_unique<BatchNorm>(n, ch, momentum, eps); }};
-  }
-  if (auto* leaky = dynamic_cast<LeakyReLU*>(&layer)) {
-    const float slope = leaky->slope();
-    return {"leaky:" + c + at, [=] { return std::make_unique<LeakyReLU>(n, slope); }};
-  }
-  if (dynamic_cast<MaxPool*>(&layer)) return {"maxpool:" + c + at, [=] { return std::make_unique<MaxPool>(n); }};
-  if (dynamic_cast<Upsample*>(&layer)) return {"upsample:" + c + at, [=] { return std::make_unique<Upsample>(n); }};
-  if (dynamic_cast<Reorg*>(&layer)) return {"reorg:" + c + at, [=] { return std::make_unique<Reorg>(n); }};
-  if (dynamic_cast<Concat*>(&layer)) {
-    std::string parts;
-    for (const Shape& s : in) parts += (parts.empty() ? "" : "+") + std::to_string(s.c);
-    return {"concat:" + parts + at, [=] { return std::make_unique<Concat>(n); }};
-  }
-  throw Error(std::string("bench_layers: no benchmark case for layer type '") + layer.type() + "'");
+// The networks' graphs and the table's layers, alive as long as the benchmarks.
+std::vector<Graph>& graphs() {
+  static std::vector<Graph> g;
+  return g;
+}
+std::vector<std::unique_ptr<Layer>>& table_layers() {
+  static std::vector<std::unique_ptr<Layer>> l;
+  return l;
 }
 
-// The distinct layers of the three networks, in the order they first appear.
-std::vector<Case> network_cases() {
+// Type, kernel (for layers with one), input channels, output channels (where a kernel sets them)
+// and input height: "conv3x3:32-64@512", "concat:512+256@64".
+std::string case_name(Layer& layer, const std::vector<Shape>& in) {
+  // Appended piece by piece: "-" + std::to_string(...) trips GCC 12's -Wrestrict false positive.
+  std::string name = layer.type(), channels;
+  for (const Shape& s : in) channels.append(channels.empty() ? "" : "+").append(std::to_string(s.c));
+  for (Param* p : layer.params())
+    if (p->name == "kernel") {
+      const Shape k = p->value.shape();
+      name.append(std::to_string(k.h)).append("x").append(std::to_string(k.w));
+      channels.append("-").append(std::to_string(k.n));
+    }
+  return name.append(":").append(channels).append("@").append(std::to_string(in[0].h));
+}
+
+// The distinct layers of the three networks, in the order they first appear, then the table's
+// cases (tests/layer_cases.cpp), so that a layer type no network uses yet is measured too.
+std::vector<Case> all_cases() {
   std::vector<Case> cases;
   std::map<std::string, size_t> seen;  // case name -> index
   for (const char* arch : {"PhosaurusNet", "YOLO", "crYOLO"}) {
-    Graph g = build_network(arch);
+    Graph& g = graphs().emplace_back(build_network(arch));
     const Shape input{1, 1, kImage, kImage};
     const std::vector<Shape> shapes = g.shapes(input);
     std::map<std::string, Shape> by_name{{Graph::kInput, input}};
@@ -86,16 +77,20 @@ std::vector<Case> network_cases() {
       std::vector<Shape> in;
       for (const std::string& from : g.inputs(i)) in.push_back(by_name.at(from));
       by_name[layer.name()] = shapes[i];
-      auto [name, make] = describe(layer, in);
+      const std::string name = case_name(layer, in);
       if (!seen.count(name)) {
         seen[name] = cases.size();
-        double flop = 0;
-        if (auto* conv = dynamic_cast<Conv2D*>(&layer))
-          flop = 2.0 * shapes[i].count() * conv->in_channels() * conv->kernel_size() * conv->kernel_size();
-        cases.push_back({name, {}, make, in, flop});
+        cases.push_back({name, {}, &layer, in, layer.flop(shapes[i])});
       }
       cases[seen[name]].where.push_back(std::string(arch) + "/" + layer.name());
     }
+  }
+  for (const test::LayerCase& c : test::layer_cases()) {
+    Layer& layer = *table_layers().emplace_back(c.make());
+    std::vector<Shape> in = c.in;
+    for (Shape& s : in) s.n = 1;
+    cases.push_back({"table:" + c.name(), {"tests/layer_cases.cpp"}, &layer, in,
+                     layer.flop(layer.output_shape(in))});
   }
   return cases;
 }
@@ -110,7 +105,7 @@ Tensor pattern(Shape s, Device device, int salt) {
 
 // Times one forward (train mode, as in training) or one backward of a fresh layer.
 void run(benchmark::State& state, const Case& c, int batch, Context& ctx, bool backward) {
-  std::unique_ptr<Layer> layer = c.make();
+  Layer* layer = c.layer;
   layer->to(ctx.device());
   std::vector<Shape> shapes = c.in;
   for (Shape& s : shapes) s.n = batch;
@@ -160,8 +155,8 @@ int main(int argc, char** argv) {
   using namespace cupick;
   Context& cpu = bench::cpu_context();
   Context* gpu = bench::gpu_context();
-  static const std::vector<Case> cases = network_cases();
-  std::printf("devices: cpu%s; %zu distinct layers of PhosaurusNet, YOLO and crYOLO at %dx%d\n",
+  static const std::vector<Case> cases = all_cases();
+  std::printf("devices: cpu%s; %zu cases: the distinct layers of PhosaurusNet, YOLO and crYOLO at %dx%d and the test table\n",
               gpu ? (", " + gpu->describe()).c_str() : " (no GPU)", cases.size(), kImage, kImage);
   bench::add_device_context(gpu != nullptr);
   for (Context* ctx : {&cpu, gpu}) {

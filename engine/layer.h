@@ -48,6 +48,9 @@ class Layer {
   Shape output_shape(const std::vector<Shape>& in) const;
 
   virtual std::vector<Param*> params() { return {}; }
+  // Floating-point operations of one forward that gives `out` (2 per multiply-add), for sizes and
+  // benchmarks; 0 for the layers that only move memory.
+  virtual double flop(const Shape& /*out*/) const { return 0; }
   // Moves (and, on the host, converts) the parameters; their gradients are dropped and made again,
   // beside them, by the next backward.
   void to(Device device, DType dtype = DType::f32);

@@ -15,12 +15,8 @@
 #include <sstream>
 
 #include "engine/layers/batchnorm.h"
-#include "engine/layers/concat.h"
 #include "engine/layers/conv.h"
-#include "engine/layers/leaky_relu.h"
-#include "engine/layers/maxpool.h"
-#include "engine/layers/reorg.h"
-#include "engine/layers/upsample.h"
+#include "engine/layers/registry.h"
 
 namespace cupick {
 namespace {
@@ -87,10 +83,28 @@ struct Block {
       fail(key, "expected a positive integer, got " + j[key].dump());
     return j[key].get<int>();
   }
+  // A conv's "filters": a positive integer, or "head" for the detection head's A * (5 + C).
+  int filters(int head_filters) const {
+    if (j.contains("filters") && j["filters"] == "head") return head_filters;
+    if (j.contains("filters") && !j["filters"].is_number_integer())
+      fail("filters", "expected a positive integer or \"head\", got " + j["filters"].dump());
+    return positive("filters");
+  }
   bool flag(const char* key, bool otherwise) const {
     if (!j.contains(key)) return otherwise;
     if (!j[key].is_boolean()) fail(key, "expected true or false, got " + j[key].dump());
     return j[key].get<bool>();
+  }
+  // The keys that type t reads, into the arguments of its layer.
+  LayerArgs layer_args(const LayerType& t, const std::vector<int>& in_channels, int head_filters) const {
+    LayerArgs args{name, in_channels};
+    for (const std::string& key : t.keys) {
+      if (key == "filters") args.filters = filters(head_filters);
+      else if (key == "size") args.size = positive("size");
+      else if (key == "bias") args.bias = flag("bias", false);
+      else throw Error(std::string("network builder: layer type '") + t.type + "' takes key '" + key + "', unknown here");
+    }
+    return args;
   }
   // "input": a name or a list of names; the previous block's output when absent.
   std::vector<std::string> inputs(const std::string& previous) const {
@@ -110,7 +124,6 @@ struct Block {
 };
 
 const std::vector<std::string> kTopKeys = {"name", "about", "layers"};
-const std::vector<std::string> kTypes = {"conv", "maxpool", "upsample", "reorg", "concat"};
 
 Graph build_description(const json& doc, const std::string& file, int input_channels, int head_filters) {
   if (!doc.is_object()) throw Error(file + ": expected an object with keys " + join(kTopKeys));
@@ -137,11 +150,30 @@ Graph build_description(const json& doc, const std::string& file, int input_chan
       if (it == channels.end()) b.fail("input", "'" + n + "' is neither 'input' nor a node named before");
       in_channels.push_back(it->second);
     }
+    const LayerType* t = find_layer_type(type);
+    if (!t) b.fail("type", "unknown type '" + type + "'; allowed: " + layer_type_list());
+    // Any block may be followed by a batchnorm ("norm") and a leaky ReLU ("leaky") of those names,
+    // as crYOLO follows its convolutions.
+    std::vector<std::string> keys = {"type", "name", "input"};
+    keys.insert(keys.end(), t->keys.begin(), t->keys.end());
+    keys.insert(keys.end(), {"norm", "leaky"});
+    b.allow_only(type, keys);
+    if (t->inputs == 1 && in.size() != 1)
+      b.fail("input", "a " + type + " block takes one input, got " + std::to_string(in.size()));
+    LayerArgs args = b.layer_args(*t, in_channels, head_filters);
+    // crYOLO's first layer is conv_1_depth1 on grey-level input, so that its ImageNet-pretrained
+    // 3-channel conv_1 is never loaded by name into it.
+    if (type == "conv" && in[0] == Graph::kInput && input_channels == 1) args.name += "_depth1";
+    const std::optional<std::string> norm = b.optional_text("norm"), leaky = b.optional_text("leaky");
+
     // Adds one node; engine errors (bad kernel size, duplicate name) get the file and block in front.
-    auto add = [&](auto make, const std::vector<std::string>& from, int out_channels) {
+    auto add = [&](const std::string& layer_type, LayerArgs a, const std::vector<std::string>& from) {
       try {
-        Layer& layer = g.add(make(), from);
-        channels[layer.name()] = out_channels;
+        Layer& layer = g.add(make_layer(layer_type, a), from);
+        // Channels do not depend on height and width: ask the layer at any size it accepts.
+        std::vector<Shape> shapes;
+        for (int c : a.in_channels) shapes.push_back({1, c, 64, 64});
+        channels[layer.name()] = layer.output_shape(shapes).c;
         previous = layer.name();
       } catch (const DescriptionError&) {
         throw;
@@ -149,42 +181,9 @@ Graph build_description(const json& doc, const std::string& file, int input_chan
         b.fail(e.what());
       }
     };
-    auto one_input = [&] {
-      if (in.size() != 1) b.fail("input", "a " + type + " block takes one input, got " + std::to_string(in.size()));
-    };
-
-    if (type == "conv") {
-      b.allow_only(type, {"type", "name", "input", "filters", "size", "bias", "norm", "leaky"});
-      one_input();
-      int filters = 0;
-      if (b.j.contains("filters") && b.j["filters"] == "head") filters = head_filters;
-      else if (b.j.contains("filters") && !b.j["filters"].is_number_integer())
-        b.fail("filters", "expected a positive integer or \"head\", got " + b.j["filters"].dump());
-      else filters = b.positive("filters");
-      const int size = b.positive("size");
-      const bool bias = b.flag("bias", false);
-      const std::optional<std::string> norm = b.optional_text("norm"), leaky = b.optional_text("leaky");
-      // crYOLO's first layer is conv_1_depth1 on grey-level input, so that its ImageNet-pretrained
-      // 3-channel conv_1 is never loaded by name into it.
-      const std::string conv = b.name + (in[0] == Graph::kInput && input_channels == 1 ? "_depth1" : "");
-      add([&] { return std::make_unique<Conv2D>(conv, in_channels[0], filters, size, bias); }, in, filters);
-      if (norm) add([&] { return std::make_unique<BatchNorm>(*norm, filters); }, {previous}, filters);
-      if (leaky) add([&] { return std::make_unique<LeakyReLU>(*leaky, 0.1f); }, {previous}, filters);
-    } else if (type == "maxpool" || type == "upsample" || type == "reorg") {
-      b.allow_only(type, {"type", "name", "input"});
-      one_input();
-      const int c = in_channels[0];
-      if (type == "maxpool") add([&] { return std::make_unique<MaxPool>(b.name); }, in, c);
-      if (type == "upsample") add([&] { return std::make_unique<Upsample>(b.name); }, in, c);
-      if (type == "reorg") add([&] { return std::make_unique<Reorg>(b.name); }, in, 4 * c);
-    } else if (type == "concat") {
-      b.allow_only(type, {"type", "name", "input"});
-      int c = 0;
-      for (int ci : in_channels) c += ci;
-      add([&] { return std::make_unique<Concat>(b.name); }, in, c);
-    } else {
-      b.fail("type", "unknown type '" + type + "'; allowed: " + join(kTypes));
-    }
+    add(type, args, in);
+    if (norm) add("batchnorm", {*norm, {channels[previous]}}, {previous});
+    if (leaky) add("leaky_relu", {*leaky, {channels[previous]}}, {previous});
   }
   return g;
 }
@@ -311,8 +310,7 @@ NetworkSize network_size(Graph& graph, Shape input) {
     Layer& layer = graph.layer(i);
     s.params += param_count(layer, false);
     s.trainable += param_count(layer, true);
-    if (auto* conv = dynamic_cast<Conv2D*>(&layer))
-      s.gflop += 2e-9 * double(shapes[i].count()) * conv->in_channels() * conv->kernel_size() * conv->kernel_size();
+    s.gflop += 1e-9 * layer.flop(shapes[i]);
   }
   return s;
 }

@@ -12,6 +12,7 @@
 #include <numeric>
 
 #include "engine/background.h"
+#include "engine/layers/conv.h"
 #include "image/grid.h"
 #include "io/files.h"
 #include "io/weights.h"
@@ -296,7 +297,7 @@ void freeze_for_fine_tuning(Graph& graph) {
   int convs = 0;
   for (size_t i = graph.size(); i-- > 0;) {
     Layer& layer = graph.layer(i);
-    const bool is_conv = std::string(layer.type()) == "conv";
+    const bool is_conv = dynamic_cast<const Conv2D*>(&layer) != nullptr;
     layer.freeze(!(is_conv && convs < 2));
     convs += is_conv;
   }

@@ -22,6 +22,7 @@ class Conv2D : public Layer {
   int out_channels() const { return out_channels_; }
   int kernel_size() const { return k_; }
   bool has_bias() const { return has_bias_; }
+  double flop(const Shape& out) const override { return 2.0 * double(out.count()) * in_channels_ * k_ * k_; }
   std::vector<Param*> params() override;
 
   // The host path's column buffer holds at most about this many bytes (a band of at least one
