@@ -1,7 +1,7 @@
-// Training augmentation (SPEC 4): per sample, a zoom by U(1, 1.1) and a random crop back to size,
-// a flip, a rotation by quarter turns, then 0 to 4 intensity changes. Boxes are in the image's own
-// pixels (centre x, y; y down the rows, pixel edges at integers, as in preprocess.h) and follow
-// every geometric change exactly.
+// Training augmentation (docs/BEHAVIOUR.md §5.3): per sample, a zoom by U(1, 1.1) and a random
+// crop back to size, a flip, a rotation by quarter turns, then 0 to 4 intensity changes. Boxes are
+// in the image's own pixels (centre x, y; y down the rows, pixel edges at integers, as in
+// preprocess.h) and follow every geometric change exactly.
 //
 // Repeatable: every random number comes from the caller's std::mt19937 through explicit arithmetic
 // on its 32-bit draws (no std::*_distribution, whose output differs between standard libraries),

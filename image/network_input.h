@@ -23,11 +23,11 @@ struct Prepared {
 
 // Reads, low-pass filters (cached in the config's filter folder; the cutoff refers to the resized
 // image, so the filter runs on the micrograph at cutoff x scale, before resizing: no aliasing),
-// resizes to the network input size (SPEC 2) and normalises a micrograph. The filter runs on `gpu`
-// when given (the same result to float rounding), else on the CPU. Thread-safe.
+// resizes to the network input size (docs/BEHAVIOUR.md §3) and normalises a micrograph. The filter
+// runs on `gpu` when given (the same result to float rounding), else on the CPU. Thread-safe.
 Prepared prepare_micrograph(const std::string& path, const ModelConfig& model, GpuLowpass* gpu = nullptr);
 
-// Patch mode (model.num_patches = n > 1, SPEC.md section 2): the micrograph is read and filtered
+// Patch mode (model.num_patches = n > 1, docs/BEHAVIOUR.md §3.6): the micrograph is read and filtered
 // whole, then cut into n x n overlapping patches (make_tiles, model.overlap_patches), each resized
 // to the network input and normalised on its own; row by row, left to right. n = 1: the one
 // prepare_micrograph gives. Thread-safe.

@@ -1,5 +1,5 @@
-// From a micrograph to the network's input (SPEC 2): low-pass filter (with a cache on disk),
-// resize to the network input size, normalise, cut into patches, and the box maps between
+// From a micrograph to the network's input (docs/BEHAVIOUR.md §3): low-pass filter (with a cache
+// on disk), resize to the network input size, normalise, cut into patches, and the box maps between
 // micrograph and network pixels.
 //
 // Coordinates. Pixel edges lie at integer coordinates, as in micrograph.h: pixel (i, j) covers

@@ -1,6 +1,6 @@
-// Particle annotation files (SPEC 6): EMAN .box, RELION/cryoSPARC .star and crYOLO .cbox, read into
-// and written from the one box model (io/boxes.h). Each file keeps its own convention; in memory a
-// box is always its centre and size in micrograph pixels.
+// Particle annotation files (docs/BEHAVIOUR.md §7.2): EMAN .box, RELION/cryoSPARC .star and crYOLO
+// .cbox, read into and written from the one box model (io/boxes.h). Each file keeps its own
+// convention; in memory a box is always its centre and size in micrograph pixels.
 //
 //   .box   one particle a line: x y width height, (x, y) the lower-left corner. Whitespace between
 //          values, floats allowed, further columns ignored, blank lines and '#' lines skipped.

@@ -18,7 +18,7 @@ struct Format {
   Reader read;
 };
 
-// crYOLO's list (SPEC 6), plus .jpeg.
+// crYOLO's list of micrograph formats, plus .jpeg (docs/BEHAVIOUR.md §7.1).
 constexpr Format formats[] = {
     {".mrc", read_mrc}, {".mrcs", read_mrc}, {".rec", read_mrc}, {".tif", read_tiff}, {".tiff", read_tiff},
     {".png", read_png}, {".jpg", read_jpeg}, {".jpeg", read_jpeg},

@@ -1,4 +1,5 @@
-// Micrographs: one grey image per file, read as float32 whatever the format (SPEC 2 and 6).
+// Micrographs: one grey image per file, read as float32 whatever the format (docs/BEHAVIOUR.md
+// §3.1, §7.1).
 //
 // Orientation: Image row 0 is the TOP of the micrograph as viewers show it, y grows down the rows
 // and x to the right. That is the array crYOLO's network sees, so preprocessing, tiling and imported

@@ -1,4 +1,4 @@
-// Network weights (and optimizer state) in the safetensors format (SPEC 6):
+// Network weights (and optimizer state) in the safetensors format (docs/BEHAVIOUR.md §7.3):
 //   8 bytes   N, the header length, unsigned little-endian
 //   N bytes   JSON: {"__metadata__": {"format": "cupick", ...}, "<name>": {"dtype": "F32", "shape": [...],
 //             "data_offsets": [begin, end]}, ...}, padded with spaces so that the data starts at a multiple of 8

@@ -1,4 +1,4 @@
-// The YOLO loss (keras-yolo2 form, SPEC.md section 3) per entry, one entry being one anchor at one
+// The YOLO loss (keras-yolo2 form, docs/BEHAVIOUR.md §4) per entry, one entry being one anchor at one
 // grid cell of one image. Written once as CUPICK_HD functions for the CPU reference (float, double)
 // and the CUDA kernels (float); train/yolo_loss.cpp turns the sums into the loss and runs both paths.
 //

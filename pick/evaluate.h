@@ -1,6 +1,7 @@
-// Picks against ground truth (SPEC 7): greedy matching per micrograph, a sweep of the confidence
-// threshold, precision, recall and F1 from counts pooled over all micrographs, the area under the
-// precision-recall curve and the threshold of the best F1; a JSON report and a PNG of the curve.
+// Picks against ground truth (docs/BEHAVIOUR.md §8): greedy matching per micrograph, a sweep of the
+// confidence threshold, precision, recall and F1 from counts pooled over all micrographs, the area
+// under the precision-recall curve and the threshold of the best F1; a JSON report and a PNG of the
+// curve.
 #pragma once
 #include <cstddef>
 #include <map>

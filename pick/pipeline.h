@@ -1,7 +1,8 @@
-// Picking (SPEC.md section 5): micrographs through a trained network, decoded into boxes, filtered,
-// and written as crYOLO writes them: CBOX/ (everything above min(0.1, threshold), so the threshold
-// can be changed later), EMAN/ and STAR/ (above the threshold), DISTR/ (size and confidence
-// distributions). Coordinates are in the micrograph's own pixels, in the box-file convention.
+// Picking (docs/BEHAVIOUR.md §6): micrographs through a trained network, decoded into boxes,
+// filtered, and written as crYOLO writes them: CBOX/ (everything above min(0.1, threshold), so the
+// threshold can be changed later), EMAN/ and STAR/ (above the threshold), DISTR/ (size and
+// confidence distributions). Coordinates are in the micrograph's own pixels, in the box-file
+// convention.
 #pragma once
 #include <string>
 #include <vector>

@@ -1,6 +1,7 @@
-// Augmentation (SPEC 4): each geometric step moves a bright marker and its box together, exactly
-// where the step is exact (flips, quarter turns) and to a fraction of a pixel where it resamples
-// (zoom); whole random plans keep markers inside their boxes; the same seed gives the same result.
+// Augmentation (docs/BEHAVIOUR.md §5.3): each geometric step moves a bright marker and its box
+// together, exactly where the step is exact (flips, quarter turns) and to a fraction of a pixel where
+// it resamples (zoom); whole random plans keep markers inside their boxes; the same seed gives the
+// same result.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -223,7 +224,7 @@ TEST(Augment, SameSeedSameResult) {
   EXPECT_NE(run(1).first.pixels, run(2).first.pixels);
 }
 
-// The plans cover what SPEC 4 lists, in its ranges.
+// The plans cover what docs/BEHAVIOUR.md §5.3 lists, in its ranges.
 TEST(Augment, PlansCoverTheRanges) {
   std::mt19937 rng(2024);
   std::set<Flip> flips;

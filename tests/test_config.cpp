@@ -18,7 +18,7 @@ using json = nlohmann::ordered_json;
 
 const fs::path kConfigs = fs::path(__FILE__).parent_path().parent_path() / "configs";
 
-// The crYOLO network's example from crYOLO's documentation (seed/cryolo-networks.rst), as printed:
+// The crYOLO network's example from crYOLO's documentation (its networks page), as printed:
 // the comma after the "model" section is missing.
 const char* kSeedCryolo = R"({
     "model" : {

@@ -1,5 +1,6 @@
-// Preprocessing (SPEC 2): the low-pass filter and its cache, the network input size, resizing and
-// the box maps, normalisation, tensors and patches, on small synthetic images with known answers.
+// Preprocessing (docs/BEHAVIOUR.md §3): the low-pass filter and its cache, the network input size,
+// resizing and the box maps, normalisation, tensors and patches, on small synthetic images with
+// known answers.
 #include <gtest/gtest.h>
 #include <unistd.h>  // getpid
 

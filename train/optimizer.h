@@ -1,5 +1,5 @@
-// Adam over a network's trainable parameters (SPEC 4), as Keras 2.2 computes it: the formula and
-// its per-element code, shared by the host and the GPU, are in kernels/adam.h.
+// Adam over a network's trainable parameters (docs/BEHAVIOUR.md §5.4), as Keras 2.2 computes it:
+// the formula and its per-element code, shared by the host and the GPU, are in kernels/adam.h.
 //
 // The moments m and v live beside the parameters (same device, same type) and are allocated once.
 // Create the optimizer after moving the network (Graph::to): step() refuses parameters that moved.

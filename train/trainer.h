@@ -1,4 +1,4 @@
-// The training loop (SPEC.md section 4): batches of augmented micrographs through the network and
+// The training loop (docs/BEHAVIOUR.md §5): batches of augmented micrographs through the network and
 // the YOLO loss, Adam, validation every epoch, the learning rate x0.1 on a plateau, early stopping,
 // the best weights kept, a CSV log and a progress line.
 #pragma once

@@ -1,4 +1,4 @@
-// crYOLO's training loss (the keras-yolo2 form, SPEC.md section 3): forward and hand-written
+// crYOLO's training loss (the keras-yolo2 form, docs/BEHAVIOUR.md §4): forward and hand-written
 // backward in one call, on the host (float or double: the reference, and the finite-difference
 // check in double) or on a GPU (float). The per-entry math lives in kernels/yolo_loss.h, shared by
 // both paths.
