@@ -172,7 +172,7 @@ void accumulate_check(Layer& layer, const std::vector<Shape>& in_shapes, Mode mo
 void parity_check(const LayerFactory& make, const std::vector<Shape>& in_shapes, Mode mode, unsigned seed, double rtol,
                   double atol) {
   auto gpu = Context::try_gpu();
-  if (!gpu) GTEST_SKIP() << "no GPU on this machine";
+  SKIP_WITHOUT(gpu);
   Context cpu;
   std::unique_ptr<Layer> a = make(), b = make();
   a->to(Device::cpu);

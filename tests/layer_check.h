@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "engine/layer.h"
+#include "tests/gpu_skip.h"
 
 namespace cupick::test {
 
@@ -41,12 +42,6 @@ void expect_close(const std::vector<double>& got, const std::vector<double>& wan
                   const std::string& what);
 
 }  // namespace cupick::test
-
-// Skips the current test when no GPU is usable (here: always on the development and CI machines).
-#define SKIP_WITHOUT_GPU()                                                        \
-  do {                                                                            \
-    if (cupick::Context::gpu_count() == 0) GTEST_SKIP() << "no GPU on this machine"; \
-  } while (0)
 
 namespace cupick {
 // Readable shapes in test names and failure messages.

@@ -218,7 +218,7 @@ TEST(Adam, ResumesFromSavedState) {
 // fuse multiply-adds, so the two differ by rounding only.
 TEST(Adam, CpuMatchesGpu) {
   auto gpu = Context::try_gpu();
-  if (!gpu) GTEST_SKIP() << "no GPU on this machine";
+  SKIP_WITHOUT(gpu);
   Context cpu;
   const std::vector<Shape> shapes = {{32, 16, 3, 3}, {1, 7, 1, 1}, {300, 257, 1, 1}};
   std::vector<Param> host, dev;

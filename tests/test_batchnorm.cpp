@@ -263,7 +263,7 @@ TEST(BatchNorm, BackwardBeforeForwardThrows) {
 // statistics are the batch mean and (corrected) variance, so they can be compared directly.
 TEST(BatchNorm, GpuStatisticsWithLargeMean) {
   auto gpu = Context::try_gpu();
-  if (!gpu) GTEST_SKIP() << "no GPU on this machine";
+  SKIP_WITHOUT(gpu);
   Context cpu;
   const Shape shape{2, 4, 512, 512};
   BatchNorm a("bn_cpu", 4, 0.0), b("bn_gpu", 4, 0.0);
@@ -291,7 +291,7 @@ TEST(BatchNorm, GpuStatisticsWithLargeMean) {
 // Outputs and moving statistics follow the host's after every step.
 TEST(BatchNorm, GpuMovingAverageOverSteps) {
   auto gpu = Context::try_gpu();
-  if (!gpu) GTEST_SKIP() << "no GPU on this machine";
+  SKIP_WITHOUT(gpu);
   Context cpu;
   const Shape shape{3, 16, 13, 13};
   BatchNorm a("bn_cpu", 16), b("bn_gpu", 16);
@@ -329,7 +329,7 @@ TEST(BatchNorm, GpuMovingAverageOverSteps) {
 // gradient tensors): the parameter gradients, resp. the input gradient, still match the host's.
 TEST(BatchNorm, GpuNullInputGradAndFrozenParams) {
   auto gpu = Context::try_gpu();
-  if (!gpu) GTEST_SKIP() << "no GPU on this machine";
+  SKIP_WITHOUT(gpu);
   Context cpu;
   const Shape shape{3, 8, 13, 13};
   auto values = [](const Tensor& t) {
@@ -368,7 +368,7 @@ TEST(BatchNorm, GpuNullInputGradAndFrozenParams) {
 // Fixed reduction order, no atomics: the same inputs give bit-identical results.
 TEST(BatchNorm, GpuDeterministic) {
   auto gpu = Context::try_gpu();
-  if (!gpu) GTEST_SKIP() << "no GPU on this machine";
+  SKIP_WITHOUT(gpu);
   const Shape shape{2, 32, 128, 128};
   BatchNorm layer("bn", 32);
   layer.to(Device::gpu);

@@ -158,7 +158,7 @@ TEST(Conv2D, RejectsEvenKernel) {
 // the input shape changes and back.
 TEST(Conv2D, GpuGradModesAndShapeChanges) {
   auto gpu = Context::try_gpu();
-  if (!gpu) GTEST_SKIP() << "no GPU on this machine";
+  SKIP_WITHOUT(gpu);
   Context cpu;
   Conv2D a("conv_a", 3, 5, 3, true), b("conv_b", 3, 5, 3, true);
   test::randomize_params(a, 9);
@@ -201,7 +201,7 @@ TEST(Conv2D, GpuGradModesAndShapeChanges) {
 // gradients (the filter workspace alone), as on the host.
 TEST(Conv2D, GpuParamGradsWithoutInputGrad) {
   auto gpu = Context::try_gpu();
-  if (!gpu) GTEST_SKIP() << "no GPU on this machine";
+  SKIP_WITHOUT(gpu);
   Context cpu;
   Conv2D a("conv_a", 1, 32, 3, true), b("conv_b", 1, 32, 3, true);
   test::randomize_params(a, 21);

@@ -214,7 +214,7 @@ TEST(Graph, MiniNetGradientCheck) {
 
 TEST(Graph, MiniNetCpuMatchesGpu) {
   auto gpu = Context::try_gpu();
-  if (!gpu) GTEST_SKIP() << "no GPU on this machine";
+  SKIP_WITHOUT(gpu);
   Context cpu;
   Graph a = mini_net(), b = mini_net();
   a.to(Device::cpu);

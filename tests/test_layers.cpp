@@ -2,8 +2,10 @@
 // finite-difference gradient check and the accumulate check on the host, known values on the host
 // and on a GPU, CPU-vs-GPU parity (skipped without a GPU).
 #include <gmock/gmock.h>
+#include <gtest/gtest-spi.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <limits>
 #include <set>
 
@@ -46,6 +48,18 @@ TEST(LayerCases, NamesAreUniqueAndTypesRegistered) {
     EXPECT_NE(find_layer_type(c.type), nullptr) << c.name();
     EXPECT_EQ(c.make()->type(), c.type);
   }
+}
+
+void skip_without_a_gpu() { SKIP_WITHOUT(static_cast<Context*>(nullptr)); }
+
+// What every GPU test does without a GPU: fail where one is required, skip otherwise.
+TEST(GpuSkip, FailsWhenAGpuIsRequired) {
+  const char* before = std::getenv("CUPICK_REQUIRE_GPU");
+  const std::string saved = before ? before : "";
+  setenv("CUPICK_REQUIRE_GPU", "1", 1);
+  EXPECT_FATAL_FAILURE(skip_without_a_gpu(), "CUPICK_REQUIRE_GPU=1, but no usable GPU");
+  if (before) setenv("CUPICK_REQUIRE_GPU", saved.c_str(), 1);
+  else unsetenv("CUPICK_REQUIRE_GPU");
 }
 
 class LayerGradient : public ::testing::TestWithParam<LayerCase> {};
@@ -107,6 +121,7 @@ TEST_P(LayerKnownValues, OnEveryDevice) {
   Context cpu;
   check_known(GetParam(), cpu);
   if (std::unique_ptr<Context> gpu = Context::try_gpu()) check_known(GetParam(), *gpu);
+  else if (gpu_required()) FAIL() << "CUPICK_REQUIRE_GPU=1, but no usable GPU";
 }
 INSTANTIATE_TEST_SUITE_P(Table, LayerKnownValues, ::testing::ValuesIn(cases_where([](const LayerCase& c) {
                            return c.known != nullptr;

@@ -12,6 +12,7 @@
 #include "image/preprocess.h"
 #include "io/mrc.h"
 #include "kernels/lowpass.h"
+#include "tests/gpu_skip.h"
 #include "tests/temp_dir.h"
 
 namespace cupick {
@@ -67,7 +68,7 @@ TEST(LowpassGpu, SpectrumGainIsTheRadialTransferFunction) {
 // evicts the oldest).
 TEST(LowpassGpu, MatchesTheCpuFilter) {
   auto gpu = Context::try_gpu();
-  if (!gpu) GTEST_SKIP() << "no GPU on this machine";
+  SKIP_WITHOUT(gpu);
   GpuLowpass filter(*gpu);
   struct Case {
     int width, height;
@@ -92,7 +93,7 @@ TEST(LowpassGpu, MatchesTheCpuFilter) {
 // The cache takes the GPU's result as it takes the CPU's, and serves it back.
 TEST(LowpassGpu, CachedResultComesFromTheGpu) {
   auto gpu = Context::try_gpu();
-  if (!gpu) GTEST_SKIP() << "no GPU on this machine";
+  SKIP_WITHOUT(gpu);
   test::TempDir dir;
   const Image image = test_image(120, 90, 3);
   const std::string micrograph = dir / "mic.mrc";

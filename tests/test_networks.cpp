@@ -221,7 +221,7 @@ TEST(Network, PhosaurusNetForwardOnCpu) {
 // Same seed on the GPU as on the host; the network's forward agrees between them.
 TEST(Network, GpuInitialisationAndForwardMatchCpu) {
   auto gpu = Context::try_gpu();
-  if (!gpu) GTEST_SKIP() << "no GPU on this machine";
+  SKIP_WITHOUT(gpu);
   Context cpu;
   Graph a = build_network("PhosaurusNet"), b = build_network("PhosaurusNet");
   b.to(Device::gpu);

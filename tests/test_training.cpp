@@ -304,7 +304,7 @@ TEST(Training, PlateauCountsFromTheLastRealImprovement) {
 // A whole network's forward, loss and backward agree on the CPU and the GPU (skips without a GPU).
 TEST(Training, NetworksCpuMatchGpu) {
   auto gpu = Context::try_gpu();
-  if (!gpu) GTEST_SKIP() << "no GPU on this machine";
+  SKIP_WITHOUT(gpu);
   Context cpu;
   const std::vector<Example> set = particles(2, 6);
   for (const char* arch : {"PhosaurusNet", "YOLO", "crYOLO"}) {

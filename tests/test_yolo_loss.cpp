@@ -350,7 +350,7 @@ class YoloLossParity : public ::testing::TestWithParam<ParityCase> {};
 
 TEST_P(YoloLossParity, CpuMatchesGpu) {
   auto gpu = Context::try_gpu();
-  if (!gpu) GTEST_SKIP() << "no GPU on this machine";
+  SKIP_WITHOUT(gpu);
   Context cpu;
   const ParityCase& p = GetParam();
   const int n = int(p.boxes_per_image.size()), grid = 64, per_anchor = 5 + p.classes;
