@@ -85,4 +85,31 @@ void Args::allow_positional(size_t count) const {
   if (positional_.size() > count) throw UsageError("unexpected argument '" + positional_[count] + "'");
 }
 
+namespace {
+
+// One -g value: a GPU id.
+int parse_gpu_id(const std::string& id) {
+  char* end = nullptr;
+  const long v = std::strtol(id.c_str(), &end, 10);
+  if (id.empty() || *end || v < 0 || v > 1024) throw UsageError("-g needs GPU ids (0, 1, ...), got '" + id + "'");
+  return int(v);
+}
+
+}  // namespace
+
+DeviceChoice device_choice(const Args& args) {
+  DeviceChoice choice;
+  choice.cpu = args.has("--cpu");
+  const std::vector<std::string>& ids = args.all("--gpu");
+  if (ids.size() == 1) choice.gpus.push_back(args.get_int("--gpu", 0));
+  if (ids.size() > 1)
+    for (const std::string& id : ids) {
+      const int gpu = parse_gpu_id(id);
+      if (std::find(choice.gpus.begin(), choice.gpus.end(), gpu) != choice.gpus.end())
+        throw UsageError("-g names GPU " + id + " twice");
+      choice.gpus.push_back(gpu);
+    }
+  return choice;
+}
+
 }  // namespace cupick::cli

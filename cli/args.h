@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "app/devices.h"
 #include "engine/error.h"
 
 namespace cupick::cli {
@@ -46,5 +47,8 @@ class Args {
   std::map<std::string, std::vector<std::string>> values_;
   std::vector<std::string> positional_;
 };
+
+// --cpu and -g as a DeviceChoice: GPU ids are whole numbers, none named twice (UsageError).
+DeviceChoice device_choice(const Args& args);
 
 }  // namespace cupick::cli

@@ -1,9 +1,8 @@
 // The subcommands. Each parses its own flags (cli/args.h), calls the application layer (app/) and
-// prints what came of it; errors are thrown
-// as cupick::Error (mistakes in the command line as UsageError) and main() prints them as one line,
-// with exit status 1 (2 for a UsageError or a missing argument).
+// prints what came of it; errors are thrown as cupick::Error (mistakes in the command line as
+// UsageError) and main() prints them as one line, with exit status 1 (2 for a UsageError or a
+// missing argument).
 #pragma once
-#include "app/devices.h"
 
 namespace cupick::cli {
 
@@ -16,9 +15,5 @@ int run_predict(int argc, char** argv);
 int run_evaluate(int argc, char** argv);
 int run_simulate(int argc, char** argv);
 int run_demo(int argc, char** argv);
-
-// --cpu and -g as a DeviceChoice: GPU ids are whole numbers, none named twice (UsageError).
-class Args;
-DeviceChoice device_choice(const Args& args);
 
 }  // namespace cupick::cli
