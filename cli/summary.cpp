@@ -40,7 +40,7 @@ int run_config(int argc, char** argv) {
   std::vector<Flag> flags = {{"--box_size", "-b", true, "particle box size in pixels (or the second positional)"},
                              {"--overwrite", "", false, "replace an existing file"},
                              {"--help", "-h", false, "this text"}};
-  for (const std::string& name : config_option_names()) flags.push_back({"--" + name, "", true, "config key " + name});
+  for (const ConfigOption& o : config_options()) flags.push_back({"--" + o.name, "", true, o.help});
   const Args args("config", "OUT.json BOX_SIZE [options]", flags, argc, argv);
   const std::vector<std::string>& pos = args.positional();
   if (const int status = args.usage_status(pos.empty() || (pos.size() == 1 && !args.has("--box_size"))); status >= 0)
@@ -53,12 +53,12 @@ int run_config(int argc, char** argv) {
   if (*end || end == box.c_str() || box_size <= 0 || box_size > 65536)
     throw UsageError("the box size must be a positive whole number of pixels, got '" + box + "'");
   std::vector<std::pair<std::string, std::string>> options;
-  for (const std::string& name : config_option_names()) {
-    const std::vector<std::string>& v = args.all("--" + name);
+  for (const ConfigOption& o : config_options()) {
+    const std::vector<std::string>& v = args.all("--" + o.name);
     if (v.empty()) continue;
     std::string joined;  // "--input_size 1024 1400" as crYOLO users type it
     for (const std::string& s : v) joined += (joined.empty() ? "" : " ") + s;
-    options.push_back({name, joined});
+    options.push_back({o.name, joined});
   }
   save_config(pos[0], make_config(int(box_size), options), args.has("--overwrite"));
   std::printf("wrote %s\n", pos[0].c_str());

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <sstream>
 
 #include "engine/error.h"
@@ -140,67 +141,239 @@ struct Reader {
   }
 };
 
-void read_model(const Reader& r, const json& section, ModelConfig& m, std::vector<std::string>& warnings) {
-  bool has_architecture = false, has_input_size = false;
-  for (const auto& [name, v] : section.items()) {
-    const std::string key = "model." + name;
-    if (name == "architecture") {
-      m.architecture = r.architecture(key, v);
-      has_architecture = true;
-    } else if (name == "input_size") {
-      m.input_size = r.input_size(key, v);
-      has_input_size = true;
-    } else if (name == "anchors") {
-      m.anchors = r.anchor(key, v);
-    } else if (name == "max_box_per_image") {
-      m.max_box_per_image = r.integer(key, v, 1);
-    } else if (name == "num_patches") {
-      m.num_patches = r.integer(key, v, 1);
-    } else if (name == "overlap_patches") {
-      m.overlap_patches = r.integer(key, v, 0);
-    } else if (name == "filter") {
-      m.filter = r.filter(key, v);
-    } else if (name == "norm") {
-      m.norm = r.choice(key, v, kNorms);
+// A command-line value as JSON: a number or true/false when it reads as one, a list for
+// "1024,1400" or "1024 1400", otherwise a string (which the reader then reports if it is wrong).
+json scalar_value(const std::string& text) {
+  std::string number = text;  // ".5" is a number to a user, not to JSON
+  if (number.starts_with(".")) number = "0" + number;
+  if (number.starts_with("-.")) number = "-0" + number.substr(1);
+  const json v = json::parse(number, nullptr, false);
+  if (!v.is_discarded() && (v.is_number() || v.is_boolean())) return v;
+  std::vector<std::string> parts;
+  std::string part;
+  for (char ch : text + ",") {
+    if (ch == ',' || std::isspace(static_cast<unsigned char>(ch))) {
+      if (!part.empty()) parts.push_back(part);
+      part.clear();
     } else {
-      warnings.push_back(r.file + ": unknown key " + key + " (ignored)");
+      part += ch;
     }
   }
-  if (!has_architecture) r.fail("model.architecture", "is missing (crYOLO, YOLO or PhosaurusNet)");
-  if (!has_input_size) r.fail("model.input_size", "is missing (e.g. 1024)");
+  if (parts.size() < 2) return text;
+  json list = json::array();
+  for (const std::string& p : parts) list.push_back(scalar_value(p));
+  return list;
 }
 
-void read_train(const Reader& r, const json& section, TrainConfig& t, std::optional<std::string>& log_path,
-                std::vector<std::string>& warnings) {
-  for (const auto& [name, v] : section.items()) {
-    const std::string key = "train." + name;
-    if (name == "train_image_folder") t.train_image_folder = r.text(key, v);
-    else if (name == "train_annot_folder") t.train_annot_folder = r.text(key, v);
-    else if (name == "train_times") t.train_times = r.integer(key, v, 1);
-    else if (name == "pretrained_weights") t.pretrained_weights = r.text(key, v);
-    else if (name == "batch_size") t.batch_size = r.integer(key, v, 1);
-    else if (name == "learning_rate") t.learning_rate = r.number(key, v, false);
-    else if (name == "nb_epoch") t.nb_epoch = r.integer(key, v, 1);
-    else if (name == "warmup_epochs") t.warmup_epochs = r.integer(key, v, 0);
-    else if (name == "object_scale") t.object_scale = r.number(key, v, true);
-    else if (name == "no_object_scale") t.no_object_scale = r.number(key, v, true);
-    else if (name == "coord_scale") t.coord_scale = r.number(key, v, true);
-    else if (name == "class_scale") t.class_scale = r.number(key, v, true);
-    else if (name == "log_path") log_path = r.text(key, v);
-    else if (name == "saved_weights_name") t.saved_weights_name = r.text(key, v);
-    else if (name == "debug") t.debug = r.boolean(key, v);
-    else warnings.push_back(r.file + ": unknown key " + key + " (ignored)");
-  }
+// How one key is read from its JSON value into the Config, written back, and set from the value
+// of a `cupick config` option (as JSON, then read like a file's, for the same checks and messages).
+struct Codec {
+  std::function<void(const Reader& r, const std::string& key, const json& v, Config& c)> read;  // null: the row only adds an option
+  std::function<json(const Config& c)> write;  // null: not written; a null result leaves the key out
+  std::function<json(const std::string& typed, const Config& c)> option;
+  const char* missing = nullptr;  // for a key crYOLO requires: the error when it is absent
+};
+
+json as_text(const std::string& typed, const Config&) { return typed; }  // a folder may look like a number
+json as_value(const std::string& typed, const Config&) { return scalar_value(typed); }
+
+// A generic lambda, so one accessor serves the reader (Config&) and the writer (const Config&).
+#define FIELD(path) [](auto& c) -> auto& { return c.path; }
+
+// The plain keys: `field` is FIELD(section.name), the member the key is read into.
+template <class F>
+Codec integer(F field, int min) {
+  return {[=](const Reader& r, const std::string& key, const json& v, Config& c) { field(c) = r.integer(key, v, min); },
+          [=](const Config& c) { return json(field(c)); }, as_value};
 }
 
-void read_valid(const Reader& r, const json& section, ValidConfig& c, std::vector<std::string>& warnings) {
+template <class F>
+Codec number(F field, bool zero_ok) {
+  return {[=](const Reader& r, const std::string& key, const json& v, Config& c) {
+            field(c) = r.number(key, v, zero_ok);
+          },
+          [=](const Config& c) { return json(field(c)); }, as_value};
+}
+
+template <class F>
+Codec text(F field) {
+  return {[=](const Reader& r, const std::string& key, const json& v, Config& c) { field(c) = r.text(key, v); },
+          [=](const Config& c) { return json(field(c)); }, as_text};
+}
+
+template <class F>
+Codec boolean(F field) {
+  return {[=](const Reader& r, const std::string& key, const json& v, Config& c) { field(c) = r.boolean(key, v); },
+          [=](const Config& c) { return json(field(c)); }, as_value};
+}
+
+Codec architecture() {
+  return {[](const Reader& r, const std::string& key, const json& v, Config& c) {
+            c.model.architecture = r.architecture(key, v);
+          },
+          [](const Config& c) { return json(c.model.architecture); }, as_text,
+          "is missing (crYOLO, YOLO or PhosaurusNet)"};
+}
+
+Codec norm() {
+  return {[](const Reader& r, const std::string& key, const json& v, Config& c) {
+            c.model.norm = r.choice(key, v, kNorms);
+          },
+          [](const Config& c) { return json(c.model.norm); }, as_text};
+}
+
+// One number, or [height, width] as written, so a config is written back as it was read.
+Codec input_size() {
+  return {[](const Reader& r, const std::string& key, const json& v, Config& c) {
+            c.model.input_size = r.input_size(key, v);
+          },
+          [](const Config& c) {
+            const InputSize& s = c.model.input_size;
+            return s.is_pair ? json::array({s.height, s.width}) : json(s.height);
+          },
+          as_value, "is missing (e.g. 1024)"};
+}
+
+// Not an option: `cupick config` sets it from BOX_SIZE.
+Codec anchors() {
+  return {[](const Reader& r, const std::string& key, const json& v, Config& c) {
+            c.model.anchors = r.anchor(key, v);
+          },
+          [](const Config& c) {
+            const std::optional<Anchor>& a = c.model.anchors;
+            return a ? json::array({a->width, a->height}) : json();
+          },
+          nullptr};
+}
+
+// --filter: a cutoff (the folder stays), LOWPASS (the filter as it is, or the default one when there
+// is none) or NONE. JANNI is crYOLO's other filter: say so rather than "must be a number".
+json filter_option(const std::string& typed, const Config& c) {
+  const LowpassFilter current = c.model.filter.value_or(LowpassFilter{});
+  const std::string v = lower(typed);
+  if (v == "none" || v == "null") return nullptr;
+  if (v == "lowpass") return json::array({current.cutoff, current.folder});
+  if (!scalar_value(typed).is_number())
+    throw Error("--filter takes a cutoff in (0, 0.5], LOWPASS or NONE (cupick has no JANNI), got \"" + typed + "\"");
+  return json::array({scalar_value(typed), current.folder});
+}
+
+Codec filter() {
+  return {[](const Reader& r, const std::string& key, const json& v, Config& c) {
+            c.model.filter = r.filter(key, v);
+          },
+          [](const Config& c) {
+            const std::optional<LowpassFilter>& f = c.model.filter;
+            return f ? json::array({f->cutoff, f->folder}) : json();
+          },
+          filter_option};
+}
+
+// --low_pass_cutoff and --filtered_output, crYOLO's options for the two parts of "filter".
+json cutoff_option(const std::string& typed, const Config& c) {
+  return json::array({scalar_value(typed), c.model.filter.value_or(LowpassFilter{}).folder});
+}
+json folder_option(const std::string& typed, const Config& c) {
+  return json::array({c.model.filter.value_or(LowpassFilter{}).cutoff, typed});
+}
+
+// One more option for a key that is read and written under its own name.
+Codec option_only(json (*option)(const std::string&, const Config&)) { return {nullptr, nullptr, option}; }
+
+// A key that is read but never written.
+Codec read_only(Codec codec) {
+  codec.write = nullptr;
+  return codec;
+}
+
+// One key of a section, or one more option name for it. Reading looks a key up here by section and
+// name; writing goes down the table, so its order is the file's; the options come in the same order.
+struct Key {
+  const char* section;  // "model", "train", "valid" or "other"
+  const char* name;     // the key within the section
+  Codec codec;
+  const char* help;     // the option's help; nullptr: not an option of `cupick config`
+  const char* option = nullptr;  // the option's name where it is not the key's
+  std::string option_name() const { return option ? option : name; }
+};
+
+const std::vector<Key>& keys() {
+  static const std::vector<Key> table = {
+      {"model", "architecture", architecture(),
+       "the network: crYOLO, YOLO, PhosaurusNet or a .json network description"},
+      {"model", "input_size", input_size(),
+       "network input, pixels, rounded to a multiple of 32: one number (the short side) or HEIGHT,WIDTH"},
+      {"model", "anchors", anchors(), nullptr},
+      {"model", "max_box_per_image", integer(FIELD(model.max_box_per_image), 1),
+       "crYOLO's limit of boxes per training image; cupick keeps it but does not use it"},
+      {"model", "norm", norm(), "how each micrograph is normalized: STANDARD (mean and deviation) or GMM"},
+      {"model", "filter", filter(), "low-pass filter before the network: a cutoff in (0, 0.5], LOWPASS or NONE"},
+      {"model", "filter", option_only(cutoff_option),
+       "the low-pass filter's cutoff, cycles per pixel after resizing, in (0, 0.5]", "low_pass_cutoff"},
+      {"model", "filter", option_only(folder_option), "folder that caches the low-pass filtered micrographs",
+       "filtered_output"},
+      {"model", "num_patches", integer(FIELD(model.num_patches), 1),
+       "cut each micrograph into N x N patches (1: the whole micrograph)"},
+      {"model", "overlap_patches", integer(FIELD(model.overlap_patches), 0), "overlap of neighbouring patches, pixels"},
+
+      {"train", "train_image_folder", text(FIELD(train.train_image_folder)), "folder of the training micrographs"},
+      {"train", "train_annot_folder", text(FIELD(train.train_annot_folder)), "folder of the training box files"},
+      {"train", "train_times", integer(FIELD(train.train_times), 1), "how often each training image is seen per epoch"},
+      {"train", "pretrained_weights", text(FIELD(train.pretrained_weights)),
+       "weights to start training from (empty: from scratch)"},
+      {"train", "batch_size", integer(FIELD(train.batch_size), 1), "images per training step"},
+      {"train", "learning_rate", number(FIELD(train.learning_rate), false),
+       "Adam's learning rate at the start (it drops tenfold when the validation loss stalls)"},
+      {"train", "nb_epoch", integer(FIELD(train.nb_epoch), 1),
+       "the most epochs to train (early stopping may end sooner)"},
+      {"train", "warmup_epochs", integer(FIELD(train.warmup_epochs), 0),
+       "warm-up epochs at the start, in which boxes without a particle are pulled to the anchor size"},
+      {"train", "warmup_epochs", option_only(as_value), "the same as --warmup_epochs", "warmup"},
+      {"train", "object_scale", number(FIELD(train.object_scale), true),
+       "loss weight of the confidence where there is a particle"},
+      {"train", "no_object_scale", number(FIELD(train.no_object_scale), true),
+       "loss weight of the confidence where there is none"},
+      {"train", "coord_scale", number(FIELD(train.coord_scale), true), "loss weight of the box positions and sizes"},
+      {"train", "class_scale", number(FIELD(train.class_scale), true), "loss weight of the class"},
+      // crYOLO's writer puts log_path in "other", its documentation's examples in "train": both are
+      // read into train.log_path (from_json settles which wins), only "other" is written.
+      {"train", "log_path", read_only(text(FIELD(train.log_path))), nullptr},
+      {"train", "saved_weights_name", text(FIELD(train.saved_weights_name)),
+       "file for the trained weights (safetensors, whatever the extension)"},
+      {"train", "debug", boolean(FIELD(train.debug)), "true or false: crYOLO's debug output; cupick does not use it"},
+
+      {"valid", "valid_image_folder", text(FIELD(valid.valid_image_folder)),
+       "folder of the validation micrographs (empty: 20% of the training images)"},
+      {"valid", "valid_annot_folder", text(FIELD(valid.valid_annot_folder)), "folder of the validation box files"},
+      {"valid", "valid_times", integer(FIELD(valid.valid_times), 1),
+       "crYOLO's repeats of each validation image; cupick does not use it"},
+
+      {"other", "log_path", text(FIELD(train.log_path)), "folder for the training log (training.csv)"},
+  };
+  return table;
+}
+
+#undef FIELD
+
+bool known_section(const std::string& name) {
+  return std::any_of(keys().begin(), keys().end(), [&](const Key& k) { return name == k.section; });
+}
+
+// Reads one section's keys in file order. "other" keeps the keys cupick does not use, to write
+// them back; elsewhere they are warnings. The keys crYOLO requires are checked once all are read.
+void read_section(const Reader& r, const std::string& section_name, const json& section, Config& c) {
   for (const auto& [name, v] : section.items()) {
-    const std::string key = "valid." + name;
-    if (name == "valid_image_folder") c.valid_image_folder = r.text(key, v);
-    else if (name == "valid_annot_folder") c.valid_annot_folder = r.text(key, v);
-    else if (name == "valid_times") c.valid_times = r.integer(key, v, 1);
-    else warnings.push_back(r.file + ": unknown key " + key + " (ignored)");
+    const std::string key = section_name + "." + name;
+    const auto known = std::find_if(keys().begin(), keys().end(), [&](const Key& k) {
+      return section_name == k.section && name == k.name && k.codec.read;
+    });
+    if (known != keys().end()) known->codec.read(r, key, v, c);
+    else if (section_name == "other") c.other[name] = v;
+    else c.warnings.push_back(r.file + ": unknown key " + key + " (ignored)");
   }
+  for (const Key& k : keys())
+    if (section_name == k.section && k.codec.missing && !section.contains(k.name))
+      r.fail(section_name + "." + k.name, k.codec.missing);
 }
 
 Config from_json(const json& root, const std::string& file) {
@@ -210,28 +383,22 @@ Config from_json(const json& root, const std::string& file) {
   if (!root.contains("model")) throw Error(file + ": the \"model\" section is missing");
   Config c;
   c.model.filter.reset();  // no "filter" key: crYOLO does not filter
-  std::optional<std::string> train_log, other_log;
   for (const auto& [name, section] : root.items()) {
-    const bool known = name == "model" || name == "train" || name == "valid" || name == "other";
-    if (!known) {
+    if (!known_section(name)) {
       c.warnings.push_back(file + ": unknown section \"" + name + "\" (ignored)");
       continue;
     }
     if (!section.is_object()) r.fail(name, "must be an object {...}, got " + describe(section));
-    if (name == "model") read_model(r, section, c.model, c.warnings);
-    if (name == "train") read_train(r, section, c.train, train_log, c.warnings);
-    if (name == "valid") read_valid(r, section, c.valid, c.warnings);
-    if (name == "other") {
-      for (const auto& [key, v] : section.items()) {
-        if (key == "log_path") other_log = r.text("other.log_path", v);
-        else c.other[key] = v;
-      }
-    }
+    read_section(r, name, section, c);
   }
+  // Both log_path keys were read in file order; other.log_path, where crYOLO's writer puts it, wins.
+  auto log_path = [&](const char* section) {
+    return root.contains(section) && root.at(section).contains("log_path") ? &root.at(section).at("log_path") : nullptr;
+  };
+  const json *train_log = log_path("train"), *other_log = log_path("other");
   if (train_log && other_log && *train_log != *other_log)
     c.warnings.push_back(file + ": train.log_path and other.log_path differ; other.log_path is used");
-  if (other_log) c.train.log_path = *other_log;
-  else if (train_log) c.train.log_path = *train_log;
+  if (other_log) c.train.log_path = other_log->get<std::string>();
   return c;
 }
 
@@ -325,113 +492,16 @@ size_t too_deep(const std::string& text) {
   return std::string::npos;
 }
 
+// Down the table, so the keys come in crYOLO's order; then the keys of "other" that cupick keeps.
 json to_json(const Config& c) {
-  const ModelConfig& m = c.model;
-  json model;
-  model["architecture"] = m.architecture;
-  model["input_size"] = m.input_size.is_pair ? json::array({m.input_size.height, m.input_size.width})
-                                             : json(m.input_size.height);
-  if (m.anchors) model["anchors"] = json::array({m.anchors->width, m.anchors->height});
-  model["max_box_per_image"] = m.max_box_per_image;
-  model["norm"] = m.norm;
-  if (m.filter) model["filter"] = json::array({m.filter->cutoff, m.filter->folder});
-  model["num_patches"] = m.num_patches;
-  model["overlap_patches"] = m.overlap_patches;
-
-  const TrainConfig& t = c.train;
-  json train;
-  train["train_image_folder"] = t.train_image_folder;
-  train["train_annot_folder"] = t.train_annot_folder;
-  train["train_times"] = t.train_times;
-  train["pretrained_weights"] = t.pretrained_weights;
-  train["batch_size"] = t.batch_size;
-  train["learning_rate"] = t.learning_rate;
-  train["nb_epoch"] = t.nb_epoch;
-  train["warmup_epochs"] = t.warmup_epochs;
-  train["object_scale"] = t.object_scale;
-  train["no_object_scale"] = t.no_object_scale;
-  train["coord_scale"] = t.coord_scale;
-  train["class_scale"] = t.class_scale;
-  train["saved_weights_name"] = t.saved_weights_name;
-  train["debug"] = t.debug;
-
-  json valid;
-  valid["valid_image_folder"] = c.valid.valid_image_folder;
-  valid["valid_annot_folder"] = c.valid.valid_annot_folder;
-  valid["valid_times"] = c.valid.valid_times;
-
-  json other;
-  other["log_path"] = t.log_path;  // where crYOLO's writer puts it
-  for (const auto& [key, v] : c.other.items()) other[key] = v;
-
   json root;
-  root["model"] = model;
-  root["train"] = train;
-  root["valid"] = valid;
-  root["other"] = other;
+  for (const Key& k : keys()) {
+    json v = k.codec.write ? k.codec.write(c) : json();
+    if (!v.is_null()) root[k.section][k.name] = std::move(v);
+  }
+  for (const auto& [key, v] : c.other.items()) root["other"][key] = v;
   return root;
 }
-
-// A command-line value as JSON: a number or true/false when it reads as one, a list for
-// "1024,1400" or "1024 1400", otherwise a string (which the reader then reports if it is wrong).
-json scalar_value(const std::string& text) {
-  std::string number = text;  // ".5" is a number to a user, not to JSON
-  if (number.starts_with(".")) number = "0" + number;
-  if (number.starts_with("-.")) number = "-0" + number.substr(1);
-  const json v = json::parse(number, nullptr, false);
-  if (!v.is_discarded() && (v.is_number() || v.is_boolean())) return v;
-  std::vector<std::string> parts;
-  std::string part;
-  for (char ch : text + ",") {
-    if (ch == ',' || std::isspace(static_cast<unsigned char>(ch))) {
-      if (!part.empty()) parts.push_back(part);
-      part.clear();
-    } else {
-      part += ch;
-    }
-  }
-  if (parts.size() < 2) return text;
-  json list = json::array();
-  for (const std::string& p : parts) list.push_back(scalar_value(p));
-  return list;
-}
-
-struct Option {
-  const char* name;     // as typed after "--"
-  const char* section;  // in the JSON
-  const char* key;
-  bool text;            // the value is taken as a string as typed
-};
-const Option kOptions[] = {
-    {"architecture", "model", "architecture", true},
-    {"input_size", "model", "input_size", false},
-    {"max_box_per_image", "model", "max_box_per_image", false},
-    {"num_patches", "model", "num_patches", false},
-    {"overlap_patches", "model", "overlap_patches", false},
-    {"norm", "model", "norm", true},
-    {"filter", "model", "filter", false},
-    {"low_pass_cutoff", "model", "filter", false},
-    {"filtered_output", "model", "filter", true},
-    {"train_image_folder", "train", "train_image_folder", true},
-    {"train_annot_folder", "train", "train_annot_folder", true},
-    {"train_times", "train", "train_times", false},
-    {"pretrained_weights", "train", "pretrained_weights", true},
-    {"batch_size", "train", "batch_size", false},
-    {"learning_rate", "train", "learning_rate", false},
-    {"nb_epoch", "train", "nb_epoch", false},
-    {"warmup_epochs", "train", "warmup_epochs", false},
-    {"warmup", "train", "warmup_epochs", false},
-    {"object_scale", "train", "object_scale", false},
-    {"no_object_scale", "train", "no_object_scale", false},
-    {"coord_scale", "train", "coord_scale", false},
-    {"class_scale", "train", "class_scale", false},
-    {"saved_weights_name", "train", "saved_weights_name", true},
-    {"debug", "train", "debug", false},
-    {"log_path", "other", "log_path", true},
-    {"valid_image_folder", "valid", "valid_image_folder", true},
-    {"valid_annot_folder", "valid", "valid_annot_folder", true},
-    {"valid_times", "valid", "valid_times", false},
-};
 
 }  // namespace
 
@@ -510,37 +580,26 @@ Config make_config(int box_size, const std::vector<std::pair<std::string, std::s
 }
 
 void set_config_option(Config& config, const std::string& name, const std::string& value) {
-  const Option* option = nullptr;
-  for (const Option& o : kOptions)
-    if (name == o.name) option = &o;
-  if (!option) {
+  const auto key =
+      std::find_if(keys().begin(), keys().end(), [&](const Key& k) { return k.help && name == k.option_name(); });
+  if (key == keys().end()) {
     std::string names;
-    for (const std::string& n : config_option_names()) names += (names.empty() ? "--" : ", --") + n;
+    for (const ConfigOption& o : config_options()) names += (names.empty() ? "--" : ", --") + o.name;
     throw Error("unknown option --" + name + " (options: " + names + ")");
   }
-
   // Set the key in the JSON form and read it back: the same checks and messages as for a file.
   json root = to_json(config);
-  json& slot = root[option->section][option->key];
-  const LowpassFilter current = config.model.filter.value_or(LowpassFilter{});
-  const std::string v = lower(value);
-  if (name == "filter" && (v == "none" || v == "null")) slot = nullptr;
-  else if (name == "filter" && v == "lowpass") slot = json::array({current.cutoff, current.folder});
-  else if (name == "filter" && !scalar_value(value).is_number())
-    throw Error("--filter takes a cutoff in (0, 0.5], LOWPASS or NONE (cupick has no JANNI), got \"" + value + "\"");
-  else if (name == "filter" || name == "low_pass_cutoff") slot = json::array({scalar_value(value), current.folder});
-  else if (name == "filtered_output") slot = json::array({current.cutoff, value});
-  else slot = option->text ? json(value) : scalar_value(value);
-
+  root[key->section][key->name] = key->codec.option(value, config);
   std::vector<std::string> warnings = std::move(config.warnings);
   config = from_json(root, "--" + name);
   config.warnings = std::move(warnings);
 }
 
-std::vector<std::string> config_option_names() {
-  std::vector<std::string> names;
-  for (const Option& o : kOptions) names.push_back(o.name);
-  return names;
+std::vector<ConfigOption> config_options() {
+  std::vector<ConfigOption> options;
+  for (const Key& k : keys())
+    if (k.help) options.push_back({k.option_name(), k.help});
+  return options;
 }
 
 std::string write_config_json(const Config& config) { return to_json(config).dump(4) + "\n"; }

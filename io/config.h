@@ -117,8 +117,12 @@ Config make_config(int box_size, const std::vector<std::pair<std::string, std::s
 // low_pass_cutoff and filtered_output set the filter's two parts; warmup is warmup_epochs.
 // Throws Error naming the option for an unknown name or a bad value.
 void set_config_option(Config& config, const std::string& name, const std::string& value);
-// The names set_config_option takes, for the command's help.
-std::vector<std::string> config_option_names();
+// The options set_config_option takes, in the order of the file, each with a line of help.
+struct ConfigOption {
+  std::string name;  // without dashes
+  std::string help;
+};
+std::vector<ConfigOption> config_options();
 
 // The config as JSON text in crYOLO's layout (indent 4, crYOLO's key order); log_path goes into "other".
 std::string write_config_json(const Config& config);

@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -340,6 +341,19 @@ TEST_F(Cli, EvaluateWithoutTheTruthFolder) {
   EXPECT_TRUE(failed_with(r, "evaluate", {dir / "truth", "is not a folder"}));
   EXPECT_EQ(split_lines(r.err).size(), 1u) << r.err;
   EXPECT_FALSE(fs::exists(dir / "picks/report.json"));
+}
+
+// Each option on one line of the help, with its own help text.
+TEST_F(Cli, ConfigHelpListsEveryOptionWithItsHelp) {
+  const Result r = cupick(dir, "config --help");
+  ASSERT_EQ(r.status, 0) << r.err;
+  const std::vector<std::string> lines = split_lines(r.out);
+  for (const ConfigOption& o : config_options()) {
+    const std::string start = "  --" + o.name + " VALUE ";
+    EXPECT_TRUE(std::any_of(lines.begin(), lines.end(), [&](const std::string& line) {
+      return line.starts_with(start) && line.ends_with(" " + o.help);
+    })) << "--" << o.name << " with \"" << o.help << "\" in:\n" << r.out;
+  }
 }
 
 TEST_F(Cli, ConfigDoesNotOverwriteWithoutBeingAsked) {

@@ -5,6 +5,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <set>
 #include <sstream>
 
 #include "engine/error.h"
@@ -512,6 +514,37 @@ TEST(Config, WriteThenLoadGivesTheSameConfig) {
   EXPECT_EQ(text.find("anchors"), std::string::npos);
   EXPECT_EQ(text.find("filter"), std::string::npos);
   EXPECT_EQ(parse_config(text, "w.json"), minimal);
+}
+
+// Every option of `cupick config` sets its key, and the key survives writing and reading back.
+TEST(Config, EveryOptionTakesEffectAndRoundTrips) {
+  // A value unlike make_config's for each option: a new option needs one here.
+  const std::map<std::string, std::string> values = {
+      {"architecture", "YOLO"}, {"input_size", "768,1024"}, {"max_box_per_image", "300"}, {"norm", "GMM"},
+      {"filter", "0.3"}, {"low_pass_cutoff", "0.25"}, {"filtered_output", "lp/"}, {"num_patches", "3"},
+      {"overlap_patches", "50"}, {"train_image_folder", "img/"}, {"train_annot_folder", "box/"},
+      {"train_times", "4"}, {"pretrained_weights", "a.h5"}, {"batch_size", "6"}, {"learning_rate", "3e-5"},
+      {"nb_epoch", "40"}, {"warmup_epochs", "2"}, {"warmup", "3"}, {"object_scale", "4.5"},
+      {"no_object_scale", "0.5"}, {"coord_scale", "2"}, {"class_scale", "0"},
+      {"saved_weights_name", "o.safetensors"}, {"debug", "false"}, {"valid_image_folder", "vimg/"},
+      {"valid_annot_folder", "vbox/"}, {"valid_times", "2"}, {"log_path", "runs/"}};
+  Config c = make_config(160);
+  c.other["note"] = "kept";
+  std::set<std::string> names;
+  for (const ConfigOption& o : config_options()) {
+    SCOPED_TRACE(o.name);
+    EXPECT_TRUE(names.insert(o.name).second) << "listed twice";
+    EXPECT_FALSE(o.help.empty());
+    ASSERT_TRUE(values.count(o.name)) << "no test value for this option";
+    const Config before = c;
+    set_config_option(c, o.name, values.at(o.name));
+    EXPECT_NE(c, before) << "the option changed nothing";
+    const std::string text = write_config_json(c);
+    EXPECT_EQ(parse_config(text, "w.json"), c) << text;
+  }
+  EXPECT_EQ(names.size(), values.size());
+  EXPECT_EQ(c.model.filter, (LowpassFilter{0.25, "lp/"}));
+  EXPECT_EQ(c.train.warmup_epochs, 3);
 }
 
 TEST(Config, LoadNamesTheFile) {
