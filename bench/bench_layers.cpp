@@ -103,7 +103,9 @@ Tensor pattern(Shape s, Device device, int salt) {
   return host.to(device);
 }
 
-// Times one forward (train mode, as in training) or one backward of a fresh layer.
+// Times one forward (train mode, as in training) or one backward of the case's layer. The layer is
+// shared by the case's runs on every device and batch (its parameters move with it); its values do
+// not change the time.
 void run(benchmark::State& state, const Case& c, int batch, Context& ctx, bool backward) {
   Layer* layer = c.layer;
   layer->to(ctx.device());

@@ -11,7 +11,7 @@
 #include <sstream>
 
 #include "engine/error.h"
-#include "nets/network.h"
+#include "nets/names.h"
 
 namespace cupick {
 
@@ -362,7 +362,9 @@ bool known_section(const std::string& name) {
 // Reads one section's keys in file order. "other" keeps the keys cupick does not use, to write
 // them back; elsewhere they are warnings. The keys crYOLO requires are checked once all are read.
 void read_section(const Reader& r, const std::string& section_name, const json& section, Config& c) {
-  for (const auto& [name, v] : section.items()) {
+  for (const auto& item : section.items()) {
+    const std::string& name = item.key();  // not a structured binding: clang 14 cannot capture one
+    const json& v = item.value();
     const std::string key = section_name + "." + name;
     const auto known = std::find_if(keys().begin(), keys().end(), [&](const Key& k) {
       return section_name == k.section && name == k.name && k.codec.read;

@@ -32,7 +32,6 @@ struct LossGrid {
   int n, anchors, classes, gh, gw;
 };
 
-// The weights of the four masks (crYOLO's defaults: 5, 1, 1, 1).
 // The weights of the loss terms: the config's object_scale, no_object_scale, coord_scale and
 // class_scale, crYOLO's defaults. Training options and the loss hold this struct as it is.
 struct LossScales {

@@ -235,17 +235,6 @@ size_t param_count(Layer& layer, bool trainable_only) {
 
 }  // namespace
 
-std::vector<std::string> network_names() {
-  std::vector<std::string> names;
-  for (const NetworkText& t : embedded_networks()) {
-    const json doc = parse(t.json, std::string(t.file));
-    if (!doc.is_object() || !doc.contains("name") || !doc["name"].is_string())
-      throw Error(std::string(t.file) + ": key 'name': missing or not a string");
-    names.push_back(doc["name"].get<std::string>());
-  }
-  return names;
-}
-
 Graph build_network_from_text(std::string_view text, const std::string& file, int input_channels, int num_anchors,
                               int num_classes) {
   check_counts(input_channels, num_anchors, num_classes);

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The folders' dependency arrows (docs/ARCHITECTURE.md), checked twice:
 #   kernels <- engine <- nets <- io <- image <- train, pick <- app <- cli
-# 1. No source file includes a header of a folder it may not use (bench/, tests/ and fuzz/ may
-#    include anything).
+# 1. No source file includes a header of a folder it may not use, bench/, tests/ and fuzz/ among
+#    them (those three may include anything).
 # 2. No folder's library (BUILD_DIR/libcupick_<folder>.a) needs a symbol that only a library it may
 #    not use defines. A static library resolves whatever the final link happens to bring, so a call
 #    against the arrows could otherwise link. Weak definitions (inline functions, templates) are
@@ -27,16 +27,29 @@ declare -A allowed=(
 folders="kernels engine nets io image train pick app cli"
 status=0
 
+# Any spelling of an include of ours: "folder/x.h" or <folder/x.h>, spaces after '#', a path that
+# climbs out of its folder with "..".
 for folder in $folders; do
+  [[ -d $src/$folder ]] || { echo "$src/$folder: missing (the folder list here is out of date)"; exit 1; }
+  hits=$(cd "$src" && grep -rHnE '^[[:space:]]*#[[:space:]]*include[[:space:]]*["<]' "$folder" \
+           --include='*.h' --include='*.hpp' --include='*.cpp' --include='*.cc' --include='*.cu' \
+           --include='*.cuh' --include='*.inl') || [[ $? == 1 ]] || { echo "grep failed in $folder/"; exit 1; }
   while IFS= read -r line; do
+    [[ -z $line ]] && continue
     file=${line%%:*}
-    used=$(sed -E 's/.*#include "([a-z_]+)\/.*/\1/' <<<"$line")
+    path=$(sed -E 's/^[^:]*:[0-9]+:[[:space:]]*#[[:space:]]*include[[:space:]]*["<]([^">]*)[">].*/\1/' <<<"$line")
+    if [[ $path == *..* ]]; then
+      echo "$file: includes $path: name headers from the repository root, not with .."
+      status=1
+      continue
+    fi
+    used=${path%%/*}
+    [[ $path == */* ]] || continue  # a system or library header
     [[ " ${allowed[$folder]} " == *" $used "* ]] && continue
-    [[ " $folders " == *" $used "* ]] || continue  # not one of ours (bench/, tests/ headers are not allowed either)
-    echo "$file: includes $used/, which $folder/ may not use (allowed: ${allowed[$folder]})"
+    [[ " $folders bench tests fuzz " == *" $used "* ]] || continue  # not one of ours
+    echo "$file: includes $path, which $folder/ may not use (allowed: ${allowed[$folder]})"
     status=1
-  done < <(cd "$src" && grep -rHE '^#include "[a-z_]+/' "$folder" --include='*.h' --include='*.cpp' \
-                                                               --include='*.cu' --include='*.cuh' || true)
+  done <<<"$hits"
 done
 
 if [[ -n $build ]]; then

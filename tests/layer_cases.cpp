@@ -70,8 +70,8 @@ void add_parity(std::vector<LayerCase>& cases, const std::string& type, const st
 
 std::vector<LayerCase> leaky_relu_cases() {
   std::vector<LayerCase> cases;
-  LayerCase known{.type = "leaky_relu", .in = {{1, 1, 2, 3}}, .gradient = false, .accumulate = false};
-  known.known = std::make_shared<KnownValues>(KnownValues{{{-2, -0.5f, 0, 0.5f, 3, -10}}, {-0.2f, -0.05f, 0, 0.5f, 3, -1}});
+  LayerCase known{.type = "leaky_relu", .in = {{1, 1, 2, 3}}, .mode = Mode::infer, .gradient = false, .accumulate = false};
+  known.known = std::make_shared<KnownValues>(KnownValues{{1, 1, 2, 3}, {{-2, -0.5f, 0, 0.5f, 3, -10}}, {-0.2f, -0.05f, 0, 0.5f, 3, -1}});
   cases.push_back(known);
   cases.push_back({.type = "leaky_relu", .in = {{2, 3, 5, 7}}, .parity = false});
   // Bit-exact, accumulate included: dx + dy * 0.1 would be one FMA on the GPU and two roundings on
@@ -84,8 +84,9 @@ std::vector<LayerCase> maxpool_cases() {
   std::vector<LayerCase> cases;
   // Windows: {-1, -2, -5, -0.5} -> -0.5 (bottom right), {3, -4, 6, 7} -> 7, {-8, -9, -7, -6} -> -6,
   // and an all-equal window {-3, -3, -3, -3}, whose gradient goes to the first (top-left) element.
-  LayerCase known{.type = "maxpool", .in = {{1, 1, 4, 4}}, .gradient = false, .accumulate = false};
-  known.known = std::make_shared<KnownValues>(KnownValues{{{-1, -2, 3, -4,  //
+  LayerCase known{.type = "maxpool", .in = {{1, 1, 4, 4}}, .mode = Mode::infer, .gradient = false, .accumulate = false};
+  known.known = std::make_shared<KnownValues>(KnownValues{{1, 1, 2, 2},
+                                                           {{-1, -2, 3, -4,  //
                                                              -5, -0.5f, 6, 7,  //
                                                              -8, -9, -3, -3,  //
                                                              -7, -6, -3, -3}},
@@ -105,8 +106,9 @@ std::vector<LayerCase> maxpool_cases() {
 std::vector<LayerCase> upsample_cases() {
   std::vector<LayerCase> cases;
   // Each input sums its 2x2 block of dy: 0+1+4+5, 2+3+6+7, 8+9+12+13, 10+11+14+15.
-  LayerCase known{.type = "upsample", .in = {{1, 1, 2, 2}}, .gradient = false, .accumulate = false};
-  known.known = std::make_shared<KnownValues>(KnownValues{{{1, 2, 3, 4}},
+  LayerCase known{.type = "upsample", .in = {{1, 1, 2, 2}}, .mode = Mode::infer, .gradient = false, .accumulate = false};
+  known.known = std::make_shared<KnownValues>(KnownValues{{1, 1, 4, 4},
+                                                           {{1, 2, 3, 4}},
                                                            {1, 1, 2, 2,  //
                                                             1, 1, 2, 2,  //
                                                             3, 3, 4, 4,  //
@@ -130,8 +132,8 @@ std::vector<LayerCase> reorg_cases() {
                                   4, 6, 12, 14, 20, 22, 28, 30,   // (1,0)
                                   5, 7, 13, 15, 21, 23, 29, 31};  // (1,1)
   // dy = y sends every value home: backward is the inverse permutation.
-  LayerCase known{.type = "reorg", .in = {{1, 2, 4, 4}}, .gradient = false, .accumulate = false};
-  known.known = std::make_shared<KnownValues>(KnownValues{{ramp}, out, out, {ramp}});
+  LayerCase known{.type = "reorg", .in = {{1, 2, 4, 4}}, .mode = Mode::infer, .gradient = false, .accumulate = false};
+  known.known = std::make_shared<KnownValues>(KnownValues{{1, 8, 2, 2}, {ramp}, out, out, {ramp}});
   cases.push_back(known);
   cases.push_back({.type = "reorg", .in = {{2, 3, 4, 6}}, .parity = false});
   add_parity(cases, "reorg", {{1, 1, 8, 10}, {3, 32, 16, 16}, {1, 1024, 4, 6}, {3, 64, 34, 30}});
@@ -141,10 +143,11 @@ std::vector<LayerCase> reorg_cases() {
 std::vector<LayerCase> concat_cases() {
   std::vector<LayerCase> cases;
   // Two images, so the per-image interleaving shows: 1 + 2 + 3 channels of 1x2.
-  LayerCase known{.type = "concat", .in = {{2, 1, 1, 2}, {2, 2, 1, 2}, {2, 3, 1, 2}}, .gradient = false,
+  LayerCase known{.type = "concat", .in = {{2, 1, 1, 2}, {2, 2, 1, 2}, {2, 3, 1, 2}}, .mode = Mode::infer, .gradient = false,
                   .accumulate = false};
   known.known = std::make_shared<KnownValues>(
-      KnownValues{{{0, 1, 2, 3}, {10, 11, 12, 13, 14, 15, 16, 17}, {20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31}},
+      KnownValues{{2, 6, 1, 2},
+                  {{0, 1, 2, 3}, {10, 11, 12, 13, 14, 15, 16, 17}, {20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31}},
                   {0, 1, 10, 11, 12, 13, 20, 21, 22, 23, 24, 25,    // image 0
                    2, 3, 14, 15, 16, 17, 26, 27, 28, 29, 30, 31}});  // image 1
   cases.push_back(known);

@@ -12,9 +12,10 @@
 
 namespace cupick::test {
 
-// Exact values worked out by hand: inputs (and parameters) in, output out; with `dout`, backward
-// too (input gradients overwritten: they start as NaN, which overwrite must not read).
+// Exact values worked out by hand: inputs in, output out, forward in the case's mode; with `dout`,
+// backward too (input gradients overwritten: they start as NaN, which overwrite must not read).
 struct KnownValues {
+  Shape out_shape;                     // what output_shape() must give
   std::vector<std::vector<float>> in;  // each input's values
   std::vector<float> out;
   std::vector<float> dout = {};              // empty: forward only

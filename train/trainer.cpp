@@ -107,6 +107,20 @@ void split_validation(std::vector<Example>& train, std::vector<Example>& valid, 
 
 namespace {
 
+// Fine-tuning trains the last two convolutions (PhosaurusNet's and YOLO's conv_22 and conv_23);
+// every other layer, the batchnorm between them included, keeps its values and statistics.
+// Returns true, to be an initialiser.
+bool freeze_for_fine_tuning(Graph& graph) {
+  int convs = 0;
+  for (size_t i = graph.size(); i-- > 0;) {
+    Layer& layer = graph.layer(i);
+    const bool is_conv = dynamic_cast<const Conv2D*>(&layer) != nullptr;
+    layer.freeze(!(is_conv && convs < 2));
+    convs += is_conv;
+  }
+  return true;
+}
+
 // Everything one training run holds between batches: the loss, the optimiser, the device buffers
 // (allocated once), the augmentation's random numbers and the weights kept so far. train() below
 // is the epoch loop; each step of an epoch is one member here.
@@ -199,6 +213,8 @@ class Run {
   const Shape one_, batch_shape_, head_shape_;
   const Grid grid_;
   YoloLoss loss_;
+  // Frozen once the shapes and the loss are known to fit, and before Adam picks what it trains.
+  const bool fine_tuning_ = opt_.fine_tune && freeze_for_fine_tuning(graph_);
   Adam adam_;
   // Every batch goes through batch_ on the device; validation batches are packed into host_batch_
   // first, training batches by the background thread.
@@ -291,18 +307,6 @@ void check_training_sets(const TrainOptions& opt, const std::vector<Example>& tr
                          " f32 on the host like " + train_set[0].name);
 }
 
-// Fine-tuning trains the last two convolutions (PhosaurusNet's and YOLO's conv_22 and conv_23);
-// every other layer, the batchnorm between them included, keeps its values and statistics.
-void freeze_for_fine_tuning(Graph& graph) {
-  int convs = 0;
-  for (size_t i = graph.size(); i-- > 0;) {
-    Layer& layer = graph.layer(i);
-    const bool is_conv = dynamic_cast<const Conv2D*>(&layer) != nullptr;
-    layer.freeze(!(is_conv && convs < 2));
-    convs += is_conv;
-  }
-}
-
 }  // namespace
 
 TrainResult train(Graph& graph, Context& ctx, const TrainOptions& opt, const std::vector<Example>& train_set,
@@ -312,7 +316,6 @@ TrainResult train(Graph& graph, Context& ctx, const TrainOptions& opt, const std
     ~ClearStop() { g_stop = false; }
   } clear_stop;
   check_training_sets(opt, train_set, valid_set);
-  if (opt.fine_tune) freeze_for_fine_tuning(graph);
   Run run(graph, ctx, opt, train_set, valid_set, augment);
   TrainResult result;
   result.best_valid_loss = INFINITY;
