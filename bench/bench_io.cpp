@@ -73,7 +73,7 @@ Image prepare(const std::string& path, GpuLowpass* gpu) {
   Image image = read_micrograph(path);
   const Target t = target_for(image);
   image = gpu ? gpu->filter(image, t.cutoff) : lowpass(image, t.cutoff);
-  image = resize_bilinear(image, t.size.width, t.size.height);
+  image = resize_antialiased(image, t.size.width, t.size.height);
   normalize_standard(image);
   return image;
 }
@@ -105,14 +105,14 @@ void stage_lowpass(benchmark::State& state, bool on_gpu) {
 void stage_resize(benchmark::State& state) {
   const Image image = read_micrograph(g_file->path);
   const Target t = target_for(image);
-  for (auto _ : state) benchmark::DoNotOptimize(resize_bilinear(image, t.size.width, t.size.height));
+  for (auto _ : state) benchmark::DoNotOptimize(resize_antialiased(image, t.size.width, t.size.height));
   set_rate(state, 1);
 }
 
 void stage_normalise(benchmark::State& state) {
   const Image micrograph = read_micrograph(g_file->path);
   const Target t = target_for(micrograph);
-  const Image resized = resize_bilinear(micrograph, t.size.width, t.size.height);
+  const Image resized = resize_antialiased(micrograph, t.size.width, t.size.height);
   Image image = resized;
   for (auto _ : state) {
     state.PauseTiming();

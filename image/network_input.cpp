@@ -33,8 +33,8 @@ Prepared to_network(const Image& image, const Tile& tile, int width, int height,
   p.x0 = tile.x0;
   p.y0 = tile.y0;
   Image resized = tile.width == width && tile.height == height
-                      ? resize_bilinear(image, size.width, size.height)
-                      : resize_bilinear(crop(image, tile), size.width, size.height);
+                      ? resize_antialiased(image, size.width, size.height)
+                      : resize_antialiased(crop(image, tile), size.width, size.height);
   if (model.norm == "GMM") normalize_gmm(resized, 1);
   else normalize_standard(resized);
   p.image = to_tensor(resized);

@@ -255,6 +255,77 @@ Image resize_bilinear(const Image& image, int width, int height) {
   return resample_bilinear(image, width, height, double(image.width) / width, double(image.height) / height, 0, 0);
 }
 
+namespace {
+
+// One destination pixel's footprint along an axis: source pixels first, first + 1, ... and their
+// weights (summing to 1).
+struct Footprint {
+  int first = 0;
+  std::vector<float> weights;
+};
+
+// The triangle filter of PIL's bilinear resize, widened by the reduction: destination pixel i
+// (centre (i + 0.5) * scale in source coordinates) weighs source pixel k by
+// max(0, 1 - |k + 0.5 - centre| / scale) when scale > 1, by the plain bilinear taps otherwise.
+// The footprint is cut at the image's edges and renormalised.
+std::vector<Footprint> footprints(int count, int source_side) {
+  const double scale = double(source_side) / count, reach = std::max(scale, 1.0);
+  std::vector<Footprint> out(static_cast<size_t>(count));
+  for (int i = 0; i < count; ++i) {
+    const double centre = (i + 0.5) * scale;
+    const int first = std::max(int(std::floor(centre - reach)), 0);
+    const int last = std::min(int(std::ceil(centre + reach)), source_side - 1);
+    Footprint& f = out[size_t(i)];
+    f.first = first;
+    double sum = 0;
+    std::vector<double> w;
+    for (int k = first; k <= last; ++k) {
+      w.push_back(std::max(0.0, 1 - std::abs(k + 0.5 - centre) / reach));
+      sum += w.back();
+    }
+    if (!(sum > 0)) {  // a footprint outside the image (cannot happen for in-range centres)
+      w.assign(1, 1.0);
+      sum = 1;
+      f.first = std::clamp(int(centre), 0, source_side - 1);
+    }
+    for (double v : w) f.weights.push_back(float(v / sum));
+  }
+  return out;
+}
+
+}  // namespace
+
+Image resize_antialiased(const Image& image, int width, int height) {
+  check_image(image, "resize");
+  if (width <= 0 || height <= 0)
+    throw Error("resize: bad target size " + std::to_string(width) + " x " + std::to_string(height));
+  if (width >= image.width && height >= image.height) return resize_bilinear(image, width, height);
+  const std::vector<Footprint> fx = footprints(width, image.width), fy = footprints(height, image.height);
+  // Across first (every source row), then down: the second pass reads rows of the first's output.
+  Image across(width, image.height);
+  for (int y = 0; y < image.height; ++y) {
+    const float* src = &image.pixels[size_t(y) * size_t(image.width)];
+    float* dst = &across.pixels[size_t(y) * size_t(width)];
+    for (int i = 0; i < width; ++i) {
+      const Footprint& f = fx[size_t(i)];
+      float v = 0;
+      for (size_t k = 0; k < f.weights.size(); ++k) v += f.weights[k] * src[size_t(f.first) + k];
+      dst[i] = v;
+    }
+  }
+  Image out(width, height);
+  for (int j = 0; j < height; ++j) {
+    const Footprint& f = fy[size_t(j)];
+    float* dst = &out.pixels[size_t(j) * size_t(width)];
+    for (size_t k = 0; k < f.weights.size(); ++k) {
+      const float w = f.weights[k];
+      const float* src = &across.pixels[(size_t(f.first) + k) * size_t(width)];
+      for (int i = 0; i < width; ++i) dst[i] += w * src[i];
+    }
+  }
+  return out;
+}
+
 Box scale_box(const Box& box, double sx, double sy) {
   Box out = box;
   out.x = float(box.x * sx);

@@ -125,6 +125,12 @@ NetworkInput network_input_size(int micrograph_width, int micrograph_height, con
 // INTER_LINEAR. A constant image stays exactly constant.
 Image resize_bilinear(const Image& image, int width, int height);
 
+// Resizing that averages what a destination pixel covers, as PIL's bilinear resize (crYOLO's): a
+// triangle filter whose width grows with the reduction, so shrinking 8x averages the noise of about
+// 16 x 16 source pixels where resize_bilinear reads 2 x 2 and aliases the rest. Where neither side
+// shrinks it is resize_bilinear. The network input is made with it.
+Image resize_antialiased(const Image& image, int width, int height);
+
 // The general form used by resize_bilinear and the zoom of augment: destination pixel centre u
 // (= i + 0.5) samples the source at continuous coordinate (u + offset) * scale, per axis.
 Image resample_bilinear(const Image& image, int width, int height, double scale_x, double scale_y,
