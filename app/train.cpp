@@ -7,6 +7,7 @@
 
 #include "app/devices.h"
 #include "app/network.h"
+#include "train/checks.h"
 #include "train/examples.h"
 
 namespace cupick {
@@ -93,6 +94,9 @@ TrainResult train_from_config(const Config& config, const std::string& config_pa
                                    : load_network(config.model.architecture, ctx, pretrained);
   if (!pretrained.empty()) std::fprintf(stderr, "starting from %s\n", pretrained.c_str());
   const TrainOptions opt = train_options(config, request);
+  const Shape input = train_set[0].image.shape();
+  for (const std::string& line : describe(check_training_data(train_set, Grid::of(input, graph.shapes(input).back()), opt)))
+    std::fprintf(stderr, "%s\n", line.c_str());
   Augment augment;
   if (request.augment) augment = augment_example;
 

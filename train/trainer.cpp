@@ -16,6 +16,7 @@
 #include "image/grid.h"
 #include "io/files.h"
 #include "io/weights.h"
+#include "train/checks.h"
 #include "train/optimizer.h"
 
 namespace cupick {
@@ -348,7 +349,11 @@ TrainResult train(Graph& graph, Context& ctx, const TrainOptions& opt, const std
     if (decision.best || result.best_epoch == 0) run.keep();
     result.history.push_back(log);
     if (!opt.log_path.empty()) write_log(opt.log_path, result.history);
-    if (opt.progress) print_epoch(opt, log);
+    if (opt.progress) {
+      print_epoch(opt, log);
+      const std::string stalled = stalled_validation(result.history, opt.fine_tune ? 0 : opt.warmup_epochs);
+      if (!stalled.empty()) std::fprintf(stderr, "%s\n", stalled.c_str());
+    }
     if (decision.drop_lr) run.adam().set_learning_rate(run.adam().learning_rate() * 0.1f);
     if (decision.stop) {
       result.stopped_early = true;
