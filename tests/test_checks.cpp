@@ -72,5 +72,42 @@ TEST(TrainingChecks, WarnsOnceWhenTheValidationLossStallsAfterTheWarmUp) {
   EXPECT_EQ(stalled_validation(history, 2), "");  // once only
 }
 
+// One micrograph with crYOLO's train_times 10 and batch 4 is 3 steps an epoch: training takes
+// crops until it has 30, as long as a crop keeps 256 pixels a side.
+TEST(TrainingCrops, FewMicrographsTrainOnCrops) {
+  TrainOptions opt;
+  opt.batch_size = 4;
+  opt.train_times = 10;
+  EXPECT_EQ(steps_per_epoch(opt, 1, 1), 3u);
+  EXPECT_EQ(training_crops(opt, 1, {1, 1, 1024, 1024}), 4);  // 256 x 256 crops, 40 steps
+  EXPECT_EQ(steps_per_epoch(opt, 1, 4), 40u);
+  EXPECT_EQ(training_crops(opt, 1, {1, 1, 512, 512}), 2);    // no smaller than 256
+  EXPECT_EQ(training_crops(opt, 1, {1, 1, 256, 256}), 1);
+  EXPECT_EQ(training_crops(opt, 3, {1, 1, 1024, 1024}), 2);  // 30 steps
+  EXPECT_EQ(training_crops(opt, 40, {1, 1, 1024, 1024}), 1);  // the demo: 100 steps
+  opt.min_steps_per_epoch = 0;
+  EXPECT_EQ(training_crops(opt, 1, {1, 1, 1024, 1024}), 1);
+}
+
+TEST(TrainingCrops, CropKeepsThePixelsAndTheBoxesInside) {
+  Example e;
+  e.name = "m";
+  e.scale_x = 0.5f;
+  std::vector<float> v(2 * 4 * 6);
+  for (size_t i = 0; i < v.size(); ++i) v[i] = float(i);
+  e.image = Tensor::from(v, {1, 2, 4, 6});
+  e.boxes = {{1, 1, 2, 2}, {3.5f, 2.5f, 4, 4}, {5, 3, 2, 2}};
+  const Example c = crop_example(e, 2, 1, 3, 2);
+  EXPECT_EQ(c.image.shape(), (Shape{1, 2, 2, 3}));
+  // Rows 1-2, columns 2-4 of both channels.
+  EXPECT_EQ(c.image.values<float>(), (std::vector<float>{8, 9, 10, 14, 15, 16, 32, 33, 34, 38, 39, 40}));
+  ASSERT_EQ(c.boxes.size(), 1u);  // (1, 1) is left of it, (5, 3) below
+  EXPECT_FLOAT_EQ(c.boxes[0].x, 1.5f);
+  EXPECT_FLOAT_EQ(c.boxes[0].y, 1.5f);
+  EXPECT_FLOAT_EQ(c.boxes[0].w, 4);  // cut by the edge, whole in size
+  EXPECT_FLOAT_EQ(c.scale_x, 0.5f);
+  EXPECT_THROW(crop_example(e, 4, 0, 3, 2), Error);
+}
+
 }  // namespace
 }  // namespace cupick

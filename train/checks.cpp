@@ -52,8 +52,8 @@ DataCheck check_training_data(const std::vector<Example>& train_set, const Grid&
   if (!opt.anchors.empty()) c.anchor_w = opt.anchors[0].first, c.anchor_h = opt.anchors[0].second;
   c.box_w = median(widths);
   c.box_h = median(heights);
-  const size_t seen = train_set.size() * size_t(std::max(opt.train_times, 0));
-  c.steps_per_epoch = opt.batch_size > 0 ? (seen + size_t(opt.batch_size) - 1) / size_t(opt.batch_size) : 0;
+  c.crops = training_crops(opt, train_set.size(), {1, 1, grid.input_h, grid.input_w});
+  c.steps_per_epoch = steps_per_epoch(opt, train_set.size(), c.crops);
   return c;
 }
 
@@ -66,6 +66,13 @@ std::vector<std::string> describe(const DataCheck& c) {
                 100 * c.sharing_share(), c.particles, c.input_side, c.anchor_w, c.anchor_h, c.box_w, c.box_h,
                 c.steps_per_epoch);
   lines.push_back(line);
+  if (c.crops > 1) {
+    std::snprintf(line, sizeof line,
+                  "few micrographs: training on random crops of 1/%d of the network image's side, %d per image "
+                  "and pass, for %zu optimiser steps per epoch",
+                  c.crops, c.crops * c.crops, c.steps_per_epoch);
+    lines.push_back(line);
+  }
   if (c.sharing_share() > 0.05) {
     // One cell predicts one box: of two particles in a cell, one is never learned.
     if (c.better_side)

@@ -19,6 +19,7 @@ struct DataCheck {
                                    // most 5% share; 0: none, or they already do
   float anchor_w = 0, anchor_h = 0;  // the first anchor, micrograph pixels
   float box_w = 0, box_h = 0;        // the median annotated box, micrograph pixels (0: no boxes)
+  int crops = 1;  // training crops per side (TrainOptions::min_steps_per_epoch)
   size_t steps_per_epoch = 0;
 
   double sharing_share() const { return particles ? double(sharing) / double(particles) : 0; }

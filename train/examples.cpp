@@ -148,4 +148,23 @@ void augment_example(Example& example, std::mt19937& rng) {
   std::copy_n(image.pixels.data(), image.pixels.size(), example.image.data<float>());
 }
 
+Example crop_example(const Example& e, int x0, int y0, int w, int h) {
+  const Shape s = e.image.shape();
+  if (x0 < 0 || y0 < 0 || w <= 0 || h <= 0 || x0 + w > s.w || y0 + h > s.h)
+    throw Error("crop_example: window " + std::to_string(w) + "x" + std::to_string(h) + " at (" + std::to_string(x0) +
+                ", " + std::to_string(y0) + ") is not inside " + s.str());
+  Example out{e.name, Tensor({s.n, s.c, h, w}), {}, e.scale_x, e.scale_y};
+  const float* from = e.image.data<float>();
+  float* to = out.image.data<float>();
+  for (int plane = 0; plane < s.n * s.c; ++plane)
+    for (int y = 0; y < h; ++y)
+      std::copy_n(from + (size_t(plane) * s.h + size_t(y0 + y)) * s.w + x0, w, to + (size_t(plane) * h + y) * w);
+  for (Box b : e.boxes) {
+    b.x -= float(x0);
+    b.y -= float(y0);
+    if (b.x >= 0 && b.x < float(w) && b.y >= 0 && b.y < float(h)) out.boxes.push_back(b);
+  }
+  return out;
+}
+
 }  // namespace cupick

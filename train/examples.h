@@ -25,6 +25,11 @@ struct Example {
   Example copy() const { return {name, image.clone(), boxes, scale_x, scale_y}; }
 };
 
+// The window of w x h pixels at (x0, y0) of an example, in its own pixels (host f32): the boxes
+// whose centre lies in it, moved with it; a box cut by the window's edge keeps its size, as the
+// augmentation's crop keeps it. The scale stays: the window is not resized.
+Example crop_example(const Example& e, int x0, int y0, int w, int h);
+
 // Changes an example in place (geometry moves the boxes too), drawing from `rng`.
 using Augment = std::function<void(Example&, std::mt19937&)>;
 

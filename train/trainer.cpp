@@ -61,6 +61,20 @@ void print_epoch(const TrainOptions& opt, const EpochLog& log) {
 
 void request_stop() { g_stop = true; }
 
+size_t steps_per_epoch(const TrainOptions& opt, size_t micrographs, int crops) {
+  if (opt.batch_size <= 0 || opt.train_times <= 0) return 0;
+  const size_t samples = micrographs * size_t(opt.train_times) * size_t(crops) * size_t(crops);
+  return (samples + size_t(opt.batch_size) - 1) / size_t(opt.batch_size);
+}
+
+int training_crops(const TrainOptions& opt, size_t micrographs, Shape one) {
+  int crops = 1;
+  while (steps_per_epoch(opt, micrographs, crops) < size_t(opt.min_steps_per_epoch) && crops < 4 &&
+         std::min(one.h, one.w) / (2 * crops) / 32 * 32 >= 256)
+    crops *= 2;
+  return crops;
+}
+
 Plateau::Decision Plateau::update(double valid_loss) {
   Decision d;
   d.best = valid_loss < best_;
@@ -181,9 +195,11 @@ class Run {
     return c;
   }
 
-  // Puts example e as image k of the host tensor `images`, and its boxes in grid cells after `truth`.
+  // Puts example e (a whole image or a crop) as image k of the host tensor `images`, and its boxes in
+  // grid cells after `truth`.
   void pack(const Example& e, int k, Tensor& images, std::vector<std::vector<TruthBox>>& truth) const {
-    std::copy_n(e.image.data<float>(), one_.count(), images.data<float>() + k * one_.count());
+    const size_t count = e.image.shape().count();
+    std::copy_n(e.image.data<float>(), count, images.data<float>() + k * count);
     std::vector<TruthBox>& cells = truth.emplace_back();
     for (const Box& b : e.boxes)
       cells.push_back({b.x / grid_.cell_w(), b.y / grid_.cell_h(), b.w / grid_.cell_w(), b.h / grid_.cell_h(), 0});
@@ -191,16 +207,21 @@ class Run {
 
   // Batch b of an epoch's order: every batch is full (the last one wraps around), so the plan and its
   // memory never change. Augmentation draws from `rng_` example by example, in the batch's order.
+  // With crops, each example is first cut to a random crop_ window (the offset drawn before the
+  // augmentation's numbers).
   TrainingBatch assemble(const std::vector<size_t>& order, size_t b) {
-    TrainingBatch out{Tensor(batch_shape_), {}};
+    TrainingBatch out{Tensor(crops_ > 1 ? crop_batch_.shape() : batch_shape_), {}};
     for (int k = 0; k < opt_.batch_size; ++k) {
       const Example& e = train_set_[order[(b * opt_.batch_size + k) % order.size()]];
-      Example augmented;
-      if (augment_) {
-        augmented = e.copy();
-        augment_(augmented, rng_);
+      Example changed;
+      if (crops_ > 1) {
+        const int x0 = int(rng_() % uint32_t(one_.w - crop_.w + 1)), y0 = int(rng_() % uint32_t(one_.h - crop_.h + 1));
+        changed = crop_example(e, x0, y0, crop_.w, crop_.h);
+      } else if (augment_) {
+        changed = e.copy();
       }
-      pack(augment_ ? augmented : e, k, out.images, out.truth);
+      if (augment_) augment_(changed, rng_);
+      pack(crops_ > 1 || augment_ ? changed : e, k, out.images, out.truth);
     }
     return out;
   }
@@ -222,11 +243,18 @@ class Run {
   Tensor host_batch_, batch_, dhead_;
   std::mt19937 rng_;
   std::vector<Tensor> kept_;
+  // Training crops (min_steps_per_epoch): per side, the crop's shape, and the device batch and
+  // head gradient they go through (empty without crops).
+  const int crops_ = training_crops(opt_, train_set_.size(), one_);
+  const Shape crop_{1, one_.c, crops_ > 1 ? one_.h / crops_ / 32 * 32 : one_.h,
+                    crops_ > 1 ? one_.w / crops_ / 32 * 32 : one_.w};
+  Tensor crop_batch_ = crops_ > 1 ? Tensor({opt_.batch_size, crop_.c, crop_.h, crop_.w}, ctx_.device()) : Tensor();
+  Tensor crop_dhead_ = crops_ > 1 ? Tensor(graph_.shapes(crop_batch_.shape()).back(), ctx_.device()) : Tensor();
 };
 
 double Run::train_epoch(int epoch, bool warmup, Clock::time_point start) {
   std::vector<size_t> order;
-  for (int t = 0; t < opt_.train_times; ++t)
+  for (int t = 0; t < opt_.train_times * crops_ * crops_; ++t)
     for (size_t i = 0; i < train_set_.size(); ++i) order.push_back(i);
   std::shuffle(order.begin(), order.end(), rng_);
   const size_t batches = (order.size() + opt_.batch_size - 1) / opt_.batch_size;
@@ -245,13 +273,15 @@ double Run::train_epoch(int epoch, bool warmup, Clock::time_point start) {
   size_t done = 0;
   for (size_t b = 0; b < batches && !g_stop; ++b) {
     const TrainingBatch ready = prepared.next().value();  // rethrows what augment threw
-    batch_.copy_from(ready.images);
-    const Tensor& head = graph_.forward(ctx_, batch_, Mode::train);
-    const LossTerms terms = loss_.compute(ctx_, head, ready.truth, warmup, dhead_);
+    Tensor& input = crops_ > 1 ? crop_batch_ : batch_;
+    Tensor& dhead = crops_ > 1 ? crop_dhead_ : dhead_;
+    input.copy_from(ready.images);
+    const Tensor& head = graph_.forward(ctx_, input, Mode::train);
+    const LossTerms terms = loss_.compute(ctx_, head, ready.truth, warmup, dhead);
     if (!std::isfinite(terms.total))
       throw Error("training: the loss is not finite in epoch " + std::to_string(epoch) +
                   " (learning rate too high, or images not normalised?)");
-    graph_.backward(ctx_, dhead_);
+    graph_.backward(ctx_, dhead);
     adam_.step(ctx_);
     loss += terms.total;
     ++done;

@@ -21,6 +21,11 @@ struct TrainOptions {
   int classes = 1;
   int batch_size = 4;
   int train_times = 10;    // each training micrograph is seen this often per epoch
+  // Few micrographs give few optimiser steps (one micrograph, train_times 10, batch 4: 3 a
+  // epoch), too few to learn from scratch. Below this many, each training sample is a random crop
+  // of half (or a quarter) the side of its network image, and an epoch takes 4 (16) of them for
+  // each sample it would have taken whole: the same pixels per epoch in 4 (16) times the steps.
+  int min_steps_per_epoch = 30;
   int epochs = 200;
   int warmup_epochs = 5;   // crYOLO's warm-up (0 when fine-tuning)
   float learning_rate = 1e-4f;
@@ -34,6 +39,14 @@ struct TrainOptions {
   unsigned seed = 10;
   bool progress = true;      // a progress line on stderr (one line per epoch when not a terminal)
 };
+
+// How many crops per side training takes (1, 2 or 4; see min_steps_per_epoch) for `micrographs`
+// training examples of shape `one`: the least that gives min_steps_per_epoch steps, as long as a
+// crop keeps at least 256 pixels a side (a multiple of 32).
+int training_crops(const TrainOptions& opt, size_t micrographs, Shape one);
+
+// Optimiser steps per epoch for that many examples with that many crops per side.
+size_t steps_per_epoch(const TrainOptions& opt, size_t micrographs, int crops);
 
 struct EpochLog {
   int epoch = 0;  // from 1
