@@ -137,6 +137,21 @@ TEST(Training, LearnsToFindParticles) {
   EXPECT_LE(picked, truth * 12 / 10) << picked << " picks for " << truth << " particles";
 }
 
+// One micrograph gives 2 steps an epoch; on crops of half its side it gives 8, and learns.
+TEST(Training, OneMicrographTrainsOnCrops) {
+  Context cpu;
+  const std::vector<Example> train_set = particles(1, 4);
+  Graph g = tiny_net(3);
+  TrainOptions opt = tiny_options();
+  opt.min_crop_side = 64;
+  ASSERT_EQ(training_crops(opt, 1, train_set[0].image.shape()), 2);
+  const double before = valid_loss(g, opt, train_set);
+  const TrainResult r = train(g, cpu, opt, train_set, copies(train_set));
+  ASSERT_EQ(r.history.size(), size_t(opt.epochs));
+  const double after = valid_loss(g, opt, train_set);
+  EXPECT_LT(after * 5, before) << "loss " << before << " -> " << after;
+}
+
 TEST(Training, SameSeedSameLossCurve) {
   Context cpu;
   const std::vector<Example> set = particles(4, 2);

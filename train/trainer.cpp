@@ -70,7 +70,7 @@ size_t steps_per_epoch(const TrainOptions& opt, size_t micrographs, int crops) {
 int training_crops(const TrainOptions& opt, size_t micrographs, Shape one) {
   int crops = 1;
   while (steps_per_epoch(opt, micrographs, crops) < size_t(opt.min_steps_per_epoch) && crops < 4 &&
-         std::min(one.h, one.w) / (2 * crops) / 32 * 32 >= 256)
+         std::min(one.h, one.w) / (2 * crops) / 32 * 32 >= opt.min_crop_side)
     crops *= 2;
   return crops;
 }

@@ -26,6 +26,7 @@ struct TrainOptions {
   // of half (or a quarter) the side of its network image, and an epoch takes 4 (16) of them for
   // each sample it would have taken whole: the same pixels per epoch in 4 (16) times the steps.
   int min_steps_per_epoch = 30;
+  int min_crop_side = 256;  // pixels: a crop keeps 8 cells of the coarsest grid and a few particles
   int epochs = 200;
   int warmup_epochs = 5;   // crYOLO's warm-up (0 when fine-tuning)
   float learning_rate = 1e-4f;
@@ -42,7 +43,7 @@ struct TrainOptions {
 
 // How many crops per side training takes (1, 2 or 4; see min_steps_per_epoch) for `micrographs`
 // training examples of shape `one`: the least that gives min_steps_per_epoch steps, as long as a
-// crop keeps at least 256 pixels a side (a multiple of 32).
+// crop keeps at least min_crop_side pixels a side (a multiple of 32).
 int training_crops(const TrainOptions& opt, size_t micrographs, Shape one);
 
 // Optimiser steps per epoch for that many examples with that many crops per side.
