@@ -5,9 +5,11 @@ A peer is a function pick(setting, split_dir, work_dir) -> {micrograph name: [(x
 setting's picks of the tuning micrographs (train and valid) and of the test micrographs are
 written as CBOX files of the data set's box size, the peer's scores ranked into confidences pooled
 over the group, and scored by `cupick evaluate` (IoU 0.5 and 0.3). The setting of the best tuning F1
-(IoU 0.5) is the one reported; every setting's test numbers are kept too.
+(IoU 0.5) is the one reported; every setting's test numbers are kept too, with F1 at the score
+threshold of the best tuning F1 (at_tuned_threshold) beside the best F1 on the test set itself.
 """
 import json
+import math
 import os
 import shutil
 
@@ -67,6 +69,17 @@ def summarise(rep, scores):
                 command=rep["command"])
 
 
+def at_score(report, scores, score):
+    """The test curve point that keeps the picks with score >= `score` (to the curve's 0.001 steps:
+    at most 0.1% of the picks below it kept too)."""
+    if score is None or not scores:
+        return None
+    below = sum(1 for x in scores if x < score)
+    c = (below + 1) / len(scores) if below < len(scores) else 1.0
+    p = common.at_threshold(report, math.floor(c * 1000) / 1000)
+    return dict(score=score, confidence=p["threshold"], precision=p["precision"], recall=p["recall"], f1=p["f1"])
+
+
 def run_grid(name, pick, settings, set_dir, box, label=str):
     """Every setting on the tuning and test micrographs; results in set_dir/peers/<name>/results.json."""
     base = os.path.join(set_dir, "peers", name)
@@ -89,10 +102,15 @@ def run_grid(name, pick, settings, set_dir, box, label=str):
             for iou in (0.5, 0.3):
                 rep = common.evaluate(os.path.join(out, "cbox"), truth, os.path.join(out, f"eval_iou{iou}"), iou)
                 entry[g][f"iou{iou}"] = summarise(rep, scores)
+                if g == "test":
+                    # The score threshold of the best tuning F1, applied to the test picks: a
+                    # threshold set in advance, as a user would set it.
+                    tuned = entry["tune"][f"iou{iou}"]["best_score"]
+                    entry[g][f"iou{iou}"]["at_tuned_threshold"] = at_score(rep, scores, tuned)
         t, s = entry["tune"]["iou0.5"], entry["test"]["iou0.5"]
         print(f"  {name} {tag} {entry['label']}: tune F1 {t['f1']:.3f} AUC {t['auc']:.3f} | test F1 {s['f1']:.3f} "
               f"(P {s['precision']:.3f} R {s['recall']:.3f}) AUC {s['auc']:.3f}, all picks F1 {s['all_picks']['f1']:.3f}, "
-              f"{s['picks']} picks / {s['truth']} true", flush=True)
+              f"{s['picks']} picks / {s['truth']} true, at the tuned threshold F1 {s['at_tuned_threshold']['f1']:.3f}", flush=True)
         results.append(entry)
     chosen = max(results, key=lambda e: (e["tune"]["iou0.5"]["f1"], e["tune"]["iou0.5"]["auc"]))
     with open(os.path.join(base, "results.json"), "w") as f:

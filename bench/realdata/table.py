@@ -2,7 +2,7 @@
 """The accuracy table of docs/ACCURACY.md from the results.json files under OUT/<EMPIAR>/peers/.
 
 For each data set and peer: the setting chosen on train+valid, its test precision, recall and F1 at
-the best confidence threshold, the AUC, F1 with every pick the peer made (its own threshold), at
+the best confidence threshold on test, F1 at the score threshold of the best train+valid F1, the AUC, F1 with every pick the peer made (its own threshold), at
 IoU 0.5 and 0.3. With --all, every setting's test row too.
 
 Usage: table.py OUT [--sets 10028,10059,10947] [--all]
@@ -15,8 +15,10 @@ PEERS = [("relion_log", "RELION 3.1 LoG"), ("topaz", "Topaz 0.3.20 pretrained"),
 
 
 def row(set_name, box, method, setting, r5, r3, picks, truth):
+    at = r5.get("at_tuned_threshold")
+    tuned = f"{at['f1']:.3f} (P {at['precision']:.3f}, R {at['recall']:.3f})" if at else "-"
     return (f"| {set_name} | {box} | {method} | {setting} | {r5['precision']:.3f} | {r5['recall']:.3f} | "
-            f"{r5['f1']:.3f} | {r5['auc']:.3f} | {r5['all_picks']['f1']:.3f} | {r3['f1']:.3f} | {r3['auc']:.3f} | "
+            f"{r5['f1']:.3f} | {tuned} | {r5['auc']:.3f} | {r5['all_picks']['f1']:.3f} | {r3['f1']:.3f} | {r3['auc']:.3f} | "
             f"{picks} / {truth} |")
 
 
@@ -26,9 +28,9 @@ def main():
     ap.add_argument("--sets", default="10028,10059,10947")
     ap.add_argument("--all", action="store_true")
     args = ap.parse_args()
-    print("| EMPIAR | box (px) | method | setting (chosen on train+valid) | precision | recall | F1 | AUC | "
+    print("| EMPIAR | box (px) | method | setting (chosen on train+valid) | precision | recall | F1 | F1 at tuned threshold | AUC | "
           "F1, all picks | F1 @IoU 0.3 | AUC @IoU 0.3 | picks / true |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for s in args.sets.split(","):
         for peer, method in PEERS:
             path = os.path.join(args.out, s, "peers", peer, "results.json")

@@ -4,7 +4,7 @@
 Needs masks_to_boxes.py's output folder and the `topaz` command (bench/realdata/README.md: Debian's
 CPU PyTorch, python3-torch, with topaz-em installed without its dependencies into a venv that sees
 the system packages; TOPAZ=/path/to/topaz). Per setting: `topaz preprocess -s S` (Fourier
-downsampling by S, GMM normalisation) of the MRCs (common.png_to_mrc: rows bottom-up), then
+downsampling by S, GMM normalisation; S {2, 4}, and 1 for resnet8, and for resnet16 too where the box is 40 px or less) of the MRCs (common.png_to_mrc: rows bottom-up), then
 `topaz extract -m MODEL -r R -x S -t -6` with the extraction radius R = f D / S (D: the data set's
 box size) and coordinates scaled back by S; scores (log-likelihood ratios) are the confidences.
 Topaz's (column, stored row) of a pixel centre is cupick's file frame minus half a pixel.
@@ -50,9 +50,12 @@ def pick(setting, split_dir, work):
     coords = os.path.join(work, "picks.txt")
     cmd = ["nice", "-n", "10", TOPAZ, "extract", "-m", setting["model"], "-r", str(radius), "-x", str(scale),
            "-t", "-6", "-d", "-1", "-j", THREADS, "-o", coords] + [os.path.join(pre, n + ".mrc") for n in names]
-    run(cmd)
-    with open(os.path.join(work, "command.txt"), "w") as f:
-        f.write(" ".join(cmd) + "\n")
+    # The picks of an earlier run of the same command are kept (extracting is the slow part).
+    done = os.path.join(work, "command.txt")
+    if not (os.path.exists(coords) and os.path.exists(done) and open(done).read() == " ".join(cmd) + "\n"):
+        run(cmd)
+        with open(done, "w") as f:
+            f.write(" ".join(cmd) + "\n")
     out = {n: [] for n in names}
     with open(coords) as f:
         header = f.readline().split()
@@ -70,7 +73,13 @@ def settings_grid(box, quick):
     fracs = [0.5, 0.3]
     if quick:
         models, scales, fracs = ["resnet16"], [4], [0.5]
-    return [dict(box=box, model=m, scale=s, radius_frac=f) for m, s, f in itertools.product(models, scales, fracs)]
+    grid = [dict(box=box, model=m, scale=s, radius_frac=f) for m, s, f in itertools.product(models, scales, fracs)]
+    # Also at full size (after the others, so that earlier settings keep their tags); the particle
+    # still fits the detectors' receptive fields (71 px for resnet8, 91 for resnet16). resnet8 only for
+    # the larger boxes: it was the better one at -s 2 there, and a full-size run is slow on the CPU.
+    if not quick:
+        grid += [dict(box=box, model=m, scale=1, radius_frac=0.5) for m in (models if box <= 40 else ["resnet8"])]
+    return grid
 
 
 def label(s):
