@@ -8,6 +8,7 @@ over the group, and scored by `cupick evaluate` (IoU 0.5 and 0.3). The setting o
 (IoU 0.5) is the one reported; every setting's test numbers are kept too, with F1 at the score
 threshold of the best tuning F1 (at_tuned_threshold) beside the best F1 on the test set itself.
 """
+import argparse
 import json
 import math
 import os
@@ -117,3 +118,18 @@ def run_grid(name, pick, settings, set_dir, box, label=str):
         json.dump(dict(peer=name, box_size=box, chosen=chosen["tag"], settings=results), f, indent=1)
     print(f"  {name}: chosen on train+valid: {chosen['tag']} {chosen['label']}")
     return chosen
+
+
+def main(name, pick, settings_grid, label, doc):
+    """The command line of a peer script: OUT [--sets ...] [--quick], each set's grid of settings."""
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("out")
+    ap.add_argument("--sets", default="10028,10059,10947")
+    ap.add_argument("--quick", action="store_true", help="one setting only")
+    args = ap.parse_args()
+    for s in args.sets.split(","):
+        set_dir = os.path.join(args.out, s)
+        with open(os.path.join(set_dir, "boxsize.json")) as f:
+            box = json.load(f)["box_size"]
+        print(f"== EMPIAR-{s}: box {box} px")
+        run_grid(name, pick, settings_grid(box, args.quick), set_dir, box, label)

@@ -11,9 +11,7 @@ Topaz's (column, stored row) of a pixel centre is cupick's file frame minus half
 
 Usage: topaz_pick.py OUT [--sets 10028,10059,10947] [--quick]
 """
-import argparse
 import itertools
-import json
 import os
 import subprocess
 
@@ -87,19 +85,5 @@ def label(s):
     return f"{s['model']}, preprocess -s {s['scale']}, extract -r {r} (downsampled px) -t -6"
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("out")
-    ap.add_argument("--sets", default="10028,10059,10947")
-    ap.add_argument("--quick", action="store_true", help="one setting only")
-    args = ap.parse_args()
-    for s in args.sets.split(","):
-        set_dir = os.path.join(args.out, s)
-        with open(os.path.join(set_dir, "boxsize.json")) as f:
-            box = json.load(f)["box_size"]
-        print(f"== EMPIAR-{s}: box {box} px")
-        peers.run_grid("topaz", pick, settings_grid(box, args.quick), set_dir, box, label)
-
-
 if __name__ == "__main__":
-    main()
+    peers.main("topaz", pick, settings_grid, label, __doc__)
