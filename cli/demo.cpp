@@ -12,27 +12,38 @@ namespace cupick::cli {
 
 int run_simulate(int argc, char** argv) {
   const std::vector<Flag> flags = {
-      {"--count", "-n", true, "micrographs (20)"},
-      {"--size", "", true, "micrograph width and height, pixels (1024)"},
-      {"--box_size", "-b", true, "particle box, pixels (64)"},
-      {"--snr", "", true, "signal-to-noise ratio over the particles (0.1)"},
-      {"--density", "", true, "particles per box_size^2 of micrograph (0.3)"},
+      {"--preset", "", true,
+       "demo (the default: the demo's 1024^2 micrographs) or realistic (4096^2, dense 160 px boxes, snr "
+       "0.003-0.015 with shot noise and the detector's MTF, astigmatism, and an 8-bit denoised JPEG beside "
+       "each MRC); the flags below change either"},
+      {"--count", "-n", true, "micrographs (demo 20, realistic 16)"},
+      {"--size", "", true, "micrograph width and height, pixels (demo 1024, realistic 4096)"},
+      {"--box_size", "-b", true, "particle box, pixels (demo 64, realistic 160)"},
+      {"--snr", "", true, "signal-to-noise ratio over the particles (demo 0.1, realistic 0.003 to --snr_max)"},
+      {"--snr_max", "", true, "each micrograph's snr drawn from --snr to this (realistic 0.015)"},
+      {"--density", "", true, "particles per box_size^2 of micrograph (demo 0.3, realistic 0.5)"},
       {"--seed", "", true, "seed (1)"},
       {"--help", "-h", false, "this text"}};
   const Args args("simulate", "OUT_DIR [options]", flags, argc, argv);
   if (const int status = args.usage_status(args.positional().size() != 1); status >= 0) return status;
-  SimulationOptions opt;
-  opt.count = args.get_int("--count", 20);
-  opt.width = opt.height = args.get_int("--size", 1024);
-  opt.box_size = args.get_int("--box_size", 64);
+  const std::string preset = args.get("--preset", "demo");
+  if (preset != "demo" && preset != "realistic")
+    throw UsageError("--preset must be demo or realistic, got " + preset);
+  SimulationOptions opt = preset == "realistic" ? realistic_simulation() : SimulationOptions();
+  opt.count = args.get_int("--count", opt.count);
+  opt.width = opt.height = args.get_int("--size", opt.width);
+  opt.box_size = args.get_int("--box_size", opt.box_size);
   for (const char* flag : {"--count", "--size", "--box_size"})
     if (args.get_int(flag, 1) <= 0) throw UsageError(std::string(flag) + " must be positive, got " + args.get(flag));
-  opt.snr = args.get_double("--snr", 0.1);
-  opt.density = args.get_double("--density", 0.3);
-  opt.seed = unsigned(args.get_int("--seed", 1));
+  opt.snr = args.get_double("--snr", opt.snr);
+  opt.snr_max = args.get_double("--snr_max", opt.snr_max);
+  opt.density = args.get_double("--density", opt.density);
+  opt.seed = unsigned(args.get_int("--seed", int(opt.seed)));
   simulate_dataset(opt, args.positional()[0]);
-  std::printf("wrote %d micrographs to %s/micrographs, their particles to %s/box and %s/star\n", opt.count,
-              args.positional()[0].c_str(), args.positional()[0].c_str(), args.positional()[0].c_str());
+  const char* out = args.positional()[0].c_str();
+  std::printf("wrote %d micrographs to %s/micrographs, their particles to %s/box and %s/star%s%s%s\n", opt.count, out,
+              out, out, opt.denoised_jpeg ? ", the 8-bit denoised JPEGs to " : "", opt.denoised_jpeg ? out : "",
+              opt.denoised_jpeg ? "/jpg" : "");
   return 0;
 }
 

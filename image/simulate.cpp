@@ -36,7 +36,7 @@ uint64_t scramble(uint64_t z) {
 
 // What a random stream is for. Each micrograph and purpose has its own stream, so micrographs do not
 // depend on each other, and switching one feature off (the noise, say) leaves the others as they were.
-enum class Stream : uint64_t { ctf = 1, ice, carbon, carbon_texture, contamination, particles, noise };
+enum class Stream : uint64_t { ctf = 1, ice, carbon, carbon_texture, contamination, particles, noise, exposure };
 
 class Rng {
  public:
@@ -54,6 +54,15 @@ class Rng {
     spare_ = r * std::sin(angle);
     has_spare_ = true;
     return r * std::cos(angle);
+  }
+  // Electron counts: Knuth's product of uniforms for small means; above 30, where the Poisson
+  // distribution is within a fraction of a percent of the normal one, the rounded normal.
+  double poisson(double mean) {
+    if (mean >= 30) return std::max(0.0, std::round(mean + std::sqrt(mean) * normal()));
+    const double limit = std::exp(-mean);
+    int k = 0;
+    for (double p = uniform(); p > limit; p *= uniform()) ++k;
+    return k;
   }
 
  private:
@@ -182,32 +191,19 @@ int mirror(int j, int n) {
   return j < n ? j : 2 * n - 1 - j;
 }
 
-// One micrograph's contrast transfer: T(k) = sin(pi lambda dz k^2 + phase) exp(-b k^2), k in cycles
-// per pixel. The phase, asin of the amplitude contrast, is made large (0.3-0.6) so that T(0) is well
-// above 0 and a particle's outline passes; the defocus puts the first maximum of T at 2.5-5 cycles
-// per particle diameter, so that the particle's features beyond it ring.
+// A filter applied in Fourier space: the image, mirror-padded by `pad` pixels, multiplied by
+// gain(kx, ky) (k in cycles per pixel) and cropped back.
 class Transfer {
  public:
-  Transfer(int width, int height, double diameter, Rng& rng)
-      : width_(width),
-        height_(height),
-        pad_(std::max(32, int(diameter))),
-        nx_(fft_size(width + 2 * pad_)),
-        ny_(fft_size(height + 2 * pad_)) {
-    const double phase = std::asin(rng.uniform(0.3, 0.6));
-    const double first_peak = rng.uniform(2.5, 5) / diameter;
-    const double lambda_dz = (pi / 2 - phase) / (pi * square(first_peak));
-    const double b = rng.uniform(10, 30);
+  template <class Gain>
+  Transfer(int width, int height, int pad, Gain gain)
+      : width_(width), height_(height), pad_(pad), nx_(fft_size(width + 2 * pad_)), ny_(fft_size(height + 2 * pad_)) {
     const int half = nx_ / 2 + 1;
     gain_.resize(size_t(ny_) * size_t(half));
     for (int fy = 0; fy < ny_; ++fy) {
       const double ky = double(fy <= ny_ / 2 ? fy : fy - ny_) / ny_;
-      for (int fx = 0; fx < half; ++fx) {
-        const double k2 = square(double(fx) / nx_) + square(ky);
-        // FFTW's transforms are unnormalised: the round trip multiplies by nx * ny.
-        gain_[size_t(fy) * size_t(half) + size_t(fx)] =
-            float(std::sin(pi * lambda_dz * k2 + phase) * std::exp(-b * k2) / (double(nx_) * ny_));
-      }
+      for (int fx = 0; fx < half; ++fx)  // FFTW's round trip multiplies by nx * ny
+        gain_[size_t(fy) * size_t(half) + size_t(fx)] = float(gain(double(fx) / nx_, ky) / (double(nx_) * ny_));
     }
     real_ = fftwf_alloc_real(size_t(nx_) * size_t(ny_));
     spectrum_ = fftwf_alloc_complex(gain_.size());
@@ -227,7 +223,7 @@ class Transfer {
   ~Transfer() { release(); }
 
   // The layer, mirror-padded by pad_ so that what rings out over one edge does not wrap round onto
-  // the opposite one, transformed, multiplied by T, transformed back.
+  // the opposite one, transformed, multiplied by the gain, transformed back.
   void apply(Image& layer) {
     std::vector<int> xs(static_cast<size_t>(nx_));
     for (int px = 0; px < nx_; ++px) xs[size_t(px)] = mirror(px - pad_, width_);
@@ -255,11 +251,41 @@ class Transfer {
   }
 
   int width_, height_, pad_, nx_, ny_;
-  std::vector<float> gain_;  // T(k) / (nx ny) for each element of the half spectrum
+  std::vector<float> gain_;  // gain(k) / (nx ny) for each element of the half spectrum
   float* real_ = nullptr;
   fftwf_complex* spectrum_ = nullptr;
   fftwf_plan forward_ = nullptr, backward_ = nullptr;
 };
+
+// One micrograph's contrast transfer: T(k) = sin(pi lambda dz k^2 + phase) exp(-b k^2), k in cycles
+// per pixel. The phase is asin of the amplitude contrast, drawn from the options' range: the demo's
+// 0.3-0.6 is large, so that T(0) is well above 0 and a particle's outline passes; real data's
+// 0.07-0.15 leaves mostly the fringes, faint once downsampled. The defocus puts the first maximum of T at 2.5-5 cycles
+// per particle diameter, so that the particle's features beyond it ring. Astigmatism: the defocus
+// is dz (1 + a cos 2(angle of k - axis)), a up to `astigmatism`; its numbers are drawn last, so
+// without it the transfer is as it was.
+Transfer contrast_transfer(const SimulationOptions& o, double diameter, Rng& rng) {
+  const double phase = std::asin(rng.uniform(o.amplitude_contrast_low, o.amplitude_contrast_high));
+  const double first_peak = rng.uniform(2.5, 5) / diameter;
+  const double lambda_dz = (pi / 2 - phase) / (pi * square(first_peak));
+  const double b = rng.uniform(10, 30);
+  const double a = o.astigmatism > 0 ? rng.uniform(0, o.astigmatism) : 0;
+  const double axis = o.astigmatism > 0 ? rng.uniform(0, pi) : 0;
+  return Transfer(o.width, o.height, std::max(32, int(diameter)), [=](double kx, double ky) {
+    const double k2 = kx * kx + ky * ky;
+    const double dz = a > 0 && k2 > 0 ? 1 + a * std::cos(2 * (std::atan2(ky, kx) - axis)) : 1;
+    return std::sin(pi * lambda_dz * dz * k2 + phase) * std::exp(-b * k2);
+  });
+}
+
+// A counting detector's modulation transfer: the square pixel's sinc in x and y times a Lorentzian
+// fall-off, 0.13 at Nyquist along an axis (a model of the measured curves, which fall to 0.1-0.3).
+Transfer detector_transfer(int width, int height) {
+  const auto sinc = [](double k) { return k == 0 ? 1 : std::sin(pi * k) / (pi * k); };
+  return Transfer(width, height, 32, [=](double kx, double ky) {
+    return sinc(kx) * sinc(ky) / (1 + (kx * kx + ky * ky) / square(0.25));
+  });
+}
 
 // The variance of the layer's pixels inside the boxes (those of them in the image), pooled.
 double variance_in_boxes(const Image& layer, const std::vector<Box>& boxes) {
@@ -310,6 +336,13 @@ void check(const SimulationOptions& o) {
          std::to_string(max_micrograph_side) + " pixels");
   if (!(o.snr > 0) || !std::isfinite(o.snr))
     fail("the signal-to-noise ratio must be above 0, not " + std::to_string(o.snr));
+  if (!(o.snr_max >= 0) || !std::isfinite(o.snr_max)) fail("snr_max must be 0 or above, not " + std::to_string(o.snr_max));
+  if (!(o.dose >= 0) || !(o.dose <= 1e6)) fail("the dose must be from 0 to 1e6 electrons per pixel, not " + std::to_string(o.dose));
+  if (!(o.amplitude_contrast_low > 0 && o.amplitude_contrast_low <= o.amplitude_contrast_high &&
+        o.amplitude_contrast_high < 1))
+    fail("the amplitude contrast must lie in (0, 1), its low end not above its high end");
+  if (!(o.astigmatism >= 0 && o.astigmatism < 1))
+    fail("the astigmatism must be from 0 to below 1, not " + std::to_string(o.astigmatism));
   // Beyond 2 per box area the particles (at least 0.6 box apart) no longer fit.
   if (!(o.density >= 0 && o.density <= 2))
     fail("the density must be from 0 to 2 particles per box area, not " + std::to_string(o.density));
@@ -441,6 +474,18 @@ Image draw_matter(const SimulationOptions& o, int index, const SimulatedMicrogra
   return matter;
 }
 
+// The micrograph as public benchmark sets ship it: low-passed to a fifth of the particle diameter
+// (a stand-in for their denoisers), mean +- 3 deviations stretched over the 256 grey levels.
+Image denoised_8bit(const Image& image, const SimulationOptions& o) {
+  Image grey = lowpass(image, std::min(0.5, 5 / (0.8 * o.box_size)));
+  double sum = 0, sum2 = 0;
+  for (float v : grey.pixels) sum += v, sum2 += double(v) * v;
+  const double n = double(grey.pixels.size()), mean = sum / n;
+  const double deviation = std::sqrt(std::max(1e-30, sum2 / n - mean * mean));
+  for (float& v : grey.pixels) v = float(127.5 + (v - mean) / (6 * deviation) * 255);
+  return grey;
+}
+
 }  // namespace
 
 // Each step draws from random streams of its own (Stream), so that turning one feature off leaves
@@ -461,7 +506,7 @@ SimulatedMicrograph simulate_micrograph(const SimulationOptions& o, int index) {
 
   Rng ctf_rng(o.seed, index, Stream::ctf);
   if (o.ctf) {
-    Transfer transfer(o.width, o.height, diameter, ctf_rng);
+    Transfer transfer = contrast_transfer(o, diameter, ctf_rng);
     transfer.apply(particles);
     if (has_matter) transfer.apply(matter);
   }
@@ -477,12 +522,42 @@ SimulatedMicrograph simulate_micrograph(const SimulationOptions& o, int index) {
 
   Rng ice_rng(o.seed, index, Stream::ice);
   if (o.ice_gradient) add_ice(m.image, ice_rng);
-  if (o.noise) {
-    Rng noise(o.seed, index, Stream::noise);
-    const double sigma = 1 / std::sqrt(o.snr);
+  double snr = o.snr;
+  if (o.snr_max > o.snr) {
+    Rng exposure(o.seed, index, Stream::exposure);
+    snr = o.snr * std::pow(o.snr_max / o.snr, exposure.uniform());
+  }
+  Rng noise(o.seed, index, Stream::noise);
+  if (o.dose > 0) {
+    // Electrons: dose (1 + kappa s) expected in a pixel of signal s (none below 0), the contrast
+    // kappa such that the signal's variance over the boxes, dose^2 kappa^2, is snr times the shot
+    // noise's, about dose.
+    const double kappa = std::sqrt(snr / o.dose);
+    for (float& v : m.image.pixels) {
+      const double expected = o.dose * std::max(0.0, 1 + kappa * v);
+      v = float(o.noise ? noise.poisson(expected) : expected);
+    }
+  } else if (o.noise) {
+    const double sigma = 1 / std::sqrt(snr);
     for (float& v : m.image.pixels) v += float(sigma * noise.normal());
   }
+  if (o.detector_mtf) detector_transfer(o.width, o.height).apply(m.image);
   return m;
+}
+
+SimulationOptions realistic_simulation() {
+  SimulationOptions o;
+  o.count = 16;
+  o.width = o.height = 4096;
+  o.box_size = 160;
+  o.density = 0.5;
+  o.snr = 0.003, o.snr_max = 0.015;
+  o.dose = 40;
+  o.detector_mtf = true;
+  o.astigmatism = 0.3;
+  o.amplitude_contrast_low = 0.07, o.amplitude_contrast_high = 0.15;
+  o.denoised_jpeg = true;
+  return o;
 }
 
 std::string simulated_name(int index) {
@@ -494,7 +569,8 @@ std::string simulated_name(int index) {
 void simulate_dataset(const SimulationOptions& o, const std::string& out_dir) {
   check(o);
   const fs::path root(out_dir);
-  for (const char* folder : {"micrographs", "box", "star"}) {
+  for (const char* folder : {"micrographs", "box", "star", "jpg"}) {
+    if (folder == std::string("jpg") && !o.denoised_jpeg) continue;
     std::error_code ec;
     fs::create_directories(root / folder, ec);
     if (ec) throw Error((root / folder).string() + ": cannot create the folder (" + ec.message() + ")");
@@ -514,6 +590,7 @@ void simulate_dataset(const SimulationOptions& o, const std::string& out_dir) {
         write_mrc((root / "micrographs" / (name + ".mrc")).string(), m.image);
         write_eman_box((root / "box" / (name + ".box")).string(), from_bottom, float(o.box_size));
         write_star((root / "star" / (name + ".star")).string(), from_bottom, name + ".mrc");
+        if (o.denoised_jpeg) write_jpeg((root / "jpg" / (name + ".jpg")).string(), denoised_8bit(m.image, o), 90);
       } catch (...) {
         std::lock_guard lock(failure_mutex);
         if (!failure) failure = std::current_exception();

@@ -6,13 +6,20 @@
 //                  orientation, up to 0.8 box_size across, their density varying by +-30%.
 //                  Crowded: a third are placed next to another; centres are never closer than
 //                  0.75-0.9 of a diameter (per micrograph), so some touch and none overlap much.
-//   CTF            the whole object (particles, carbon, contamination) is filtered by the radially
-//                  symmetric sin(pi lambda dz k^2 + phi) exp(-B k^2), with a random defocus per
-//                  micrograph and a large amplitude-contrast phase phi, so the low frequencies (a
-//                  particle's outline, what survives crYOLO's 0.1 low-pass) pass and the higher ones
-//                  ring: Thon rings on the carbon, fringes round particles and contamination.
+//   CTF            the whole object (particles, carbon, contamination) is filtered by
+//                  sin(pi lambda dz k^2 + phi) exp(-B k^2) (optionally astigmatic: dz depends on the
+//                  direction of k), with a random defocus per micrograph. The amplitude-contrast
+//                  phase phi is large by default, so the low frequencies (a particle's outline, what
+//                  survives crYOLO's 0.1 low-pass) pass and the higher ones ring: Thon rings on the
+//                  carbon, fringes round particles and contamination. With real data's small one
+//                  (the realistic setting) mostly the fringes remain.
 //   noise          white Gaussian: its variance is the particle signal's variance over the labelled
-//                  boxes divided by snr (real data: 0.05-0.1).
+//                  boxes divided by snr (the demo: 0.1). With a dose instead: shot noise, the
+//                  image counts electrons per pixel (Poisson), the particle contrast set so that the
+//                  same snr holds before the detector.
+//   detector       optionally, the detector's modulation transfer (the pixel's sinc times a
+//                  Lorentzian fall-off, 0.13 at Nyquist) blurs signal and noise alike, so the noise
+//                  is no longer white: most of its power sits at low frequencies, as in real data.
 //   ice            the background slopes and swells smoothly (ice thickness).
 //   carbon         on half of the micrographs, the edge of the hole in the carbon film crosses the
 //                  image: an arc of a large circle, ice inside, carbon outside, denser and grainy.
@@ -50,7 +57,32 @@ struct SimulationOptions {
   // Contrast as crYOLO reads raw micrographs: whatever scatters more (protein, carbon, ice crystals)
   // is darker than the ice. false: inverted, denser is brighter.
   bool dark_density = true;
+
+  // What real micrographs add (realistic_simulation() turns them on; off, the micrographs are as
+  // they were before these existed).
+  double snr_max = 0;       // > snr: each micrograph's snr drawn log-uniformly from [snr, snr_max]
+  double dose = 0;          // > 0: electrons per pixel of empty ice, Poisson shot noise (else Gaussian)
+  bool detector_mtf = false;  // blur by the detector's MTF after the electrons are counted
+  double astigmatism = 0;   // each micrograph's defocus differs by up to this fraction between two axes
+  // Each micrograph's amplitude contrast, the CTF's value at zero frequency: large in the demo, so
+  // that particles stand out as blobs; real data's 0.07-0.15 leaves mostly their fringes.
+  double amplitude_contrast_low = 0.3, amplitude_contrast_high = 0.6;
+  // Also write out_dir/jpg/NAME.jpg (simulate_dataset): the micrograph denoised (low-passed to a
+  // fifth of the particle diameter), contrast-stretched to mean +- 3 deviations and stored in 8 bits,
+  // as public benchmark sets ship their micrographs.
+  bool denoised_jpeg = false;
 };
+
+// The hard, real-like setting to develop against: 4096^2 micrographs, 160 px boxes (particles of
+// about 128 px), packed as densely as real data sets are (0.5 per box area: neighbours nearly touch,
+// and at input 512 several share a grid cell), shot noise at 40 electrons per pixel and the
+// detector's MTF, astigmatic CTFs with real data's small amplitude contrast, ice, carbon and
+// contamination, and the 8-bit denoised JPEG beside each MRC. 16 micrographs: 10 to train on, 1 to
+// validate, 5 to test. The snr, 0.003-0.015 over the boxes, is below the 0.01-0.05 quoted for real
+// data because it is measured over the whole box, and these particles' density is concentrated:
+// at 0.01 they stand out clearly in a 4x-binned micrograph, at 0.003 they are as faint as in
+// EMPIAR-10059's (compared by eye, contrast-stretched alike).
+SimulationOptions realistic_simulation();
 
 struct SimulatedMicrograph {
   Image image;

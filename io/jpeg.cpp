@@ -1,7 +1,10 @@
 // JPEG micrographs through libjpeg(-turbo). libjpeg's default error handling prints and exits; ours
 // formats the message and longjmps back into decode(). What has to be freed lives in a JpegFile
 // owned by the caller, and no C++ object is born between setjmp and a longjmp.
+#include <algorithm>
 #include <cerrno>
+#include <cmath>
+#include <cstdlib>
 #include <csetjmp>
 #include <cstdio>
 #include <cstring>
@@ -9,6 +12,8 @@
 
 #include <jpeglib.h>  // after <cstdio>: it needs FILE
 
+#include "engine/error.h"
+#include "io/files.h"
 #include "io/micrograph.h"
 
 namespace cupick {
@@ -84,6 +89,64 @@ Image read_jpeg(const std::string& path) {
   Image image(width, height);
   for (size_t i = 0; i < image.pixels.size(); ++i) image.pixels[i] = float(f.data[i]);  // row 0 is the top
   return image;
+}
+
+namespace {
+
+struct JpegWriter {
+  jpeg_compress_struct info = {};
+  jpeg_error_mgr errors = {};
+  std::jmp_buf jump;
+  char message[JMSG_LENGTH_MAX] = "";
+  unsigned char* bytes = nullptr;  // libjpeg's memory destination: malloc'ed, ours to free
+  unsigned long size = 0;
+  bool created = false;
+
+  ~JpegWriter() {
+    if (created) jpeg_destroy_compress(&info);
+    std::free(bytes);
+  }
+};
+
+[[noreturn]] void on_write_error(j_common_ptr info) {
+  auto& w = *static_cast<JpegWriter*>(info->client_data);
+  info->err->format_message(info, w.message);
+  std::longjmp(w.jump, 1);
+}
+
+bool encode(JpegWriter& w, const std::vector<JSAMPLE>& grey, int width, int height, int quality) {
+  if (setjmp(w.jump)) return false;
+  jpeg_create_compress(&w.info);
+  w.created = true;
+  jpeg_mem_dest(&w.info, &w.bytes, &w.size);
+  w.info.image_width = JDIMENSION(width);
+  w.info.image_height = JDIMENSION(height);
+  w.info.input_components = 1;
+  w.info.in_color_space = JCS_GRAYSCALE;
+  jpeg_set_defaults(&w.info);
+  jpeg_set_quality(&w.info, quality, TRUE);
+  jpeg_start_compress(&w.info, TRUE);
+  while (w.info.next_scanline < w.info.image_height) {
+    JSAMPROW row = const_cast<JSAMPLE*>(&grey[size_t(w.info.next_scanline) * size_t(width)]);
+    jpeg_write_scanlines(&w.info, &row, 1);
+  }
+  jpeg_finish_compress(&w.info);
+  return true;
+}
+
+}  // namespace
+
+void write_jpeg(const std::string& path, const Image& grey_levels, int quality) {
+  std::vector<JSAMPLE> grey(grey_levels.pixels.size());
+  for (size_t i = 0; i < grey.size(); ++i)
+    grey[i] = JSAMPLE(std::clamp(std::lround(grey_levels.pixels[i]), 0l, 255l));
+  JpegWriter w;
+  w.info.err = jpeg_std_error(&w.errors);
+  w.errors.error_exit = on_write_error;
+  w.info.client_data = &w;
+  if (!encode(w, grey, grey_levels.width, grey_levels.height, quality))
+    throw Error(path + ": cannot encode the JPEG: " + w.message);
+  write_file_atomically(path, std::string(reinterpret_cast<const char*>(w.bytes), w.size));
 }
 
 }  // namespace cupick

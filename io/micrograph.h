@@ -59,6 +59,10 @@ Image read_tiff(const std::string& path);
 Image read_png(const std::string& path);
 Image read_jpeg(const std::string& path);
 
+// An 8-bit grey JPEG at `quality` (1-100): each value rounded and clamped to 0-255, row 0 the top.
+// Written beside itself and renamed; Error names the file.
+void write_jpeg(const std::string& path, const Image& grey_levels, int quality);
+
 // Throws Error naming the file and how many pixels are NaN or infinite, if any are.
 void require_finite(const std::string& path, const Image& image);
 
