@@ -1,7 +1,13 @@
 #include "app/network.h"
 
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <vector>
+
 #include "engine/error.h"
 #include "io/weights.h"
+#include "nets/names.h"
 #include "nets/network.h"
 
 namespace cupick {
@@ -32,6 +38,20 @@ Graph new_network(const std::string& architecture, Context& ctx, Shape input, un
   Graph graph = build_on(architecture, ctx);
   initialize(graph, input, seed);
   return graph;
+}
+
+std::string pretrained_weights(const std::string& architecture) {
+  namespace fs = std::filesystem;
+  const std::vector<std::string> names = network_names();
+  if (std::find(names.begin(), names.end(), architecture) == names.end()) return "";  // a .json path
+  std::vector<fs::path> folders;
+  if (const char* dir = std::getenv("CUPICK_PRETRAINED"); dir && *dir) folders.emplace_back(dir);
+  std::error_code ec;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec) folders.insert(folders.end(), {exe.parent_path() / "pretrained", exe.parent_path() / "../share/cupick/pretrained"});
+  for (const fs::path& folder : folders)
+    if (const fs::path file = folder / (architecture + ".safetensors"); fs::is_regular_file(file, ec)) return file.string();
+  return "";
 }
 
 }  // namespace cupick

@@ -18,4 +18,9 @@ Graph load_network(const std::string& architecture, Context& ctx, const std::str
 // of training from scratch, and the benchmarks' networks.
 Graph new_network(const std::string& architecture, Context& ctx, Shape input, unsigned seed);
 
+// The pretrained start of a compiled-in network (scripts/pretrain.sh; today only cupick-cpu-demo
+// has one): the path of "<architecture>.safetensors" in $CUPICK_PRETRAINED (a folder) or beside the
+// executable (pretrained/, then ../share/cupick/pretrained/), or "" where none is found.
+std::string pretrained_weights(const std::string& architecture);
+
 }  // namespace cupick

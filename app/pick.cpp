@@ -60,7 +60,15 @@ PickSummary pick_from_config(const PickRequest& request, size_t& micrographs) {
   }
   const std::vector<std::string> files = expand_micrograph_inputs(request.inputs);
   micrographs = files.size();
-  if (!fs::is_regular_file(request.weights)) throw Error(request.weights + ": no such weights file");
+  std::string weights = request.weights;
+  if (weights.empty()) {  // crYOLO's and Topaz's general models are used so: no training at all
+    weights = pretrained_weights(config.model.architecture);
+    if (weights.empty())
+      throw Error(request.config_path + ": no weights given (-w) and no pretrained start ships for " +
+                  config.model.architecture);
+    std::fprintf(stderr, "weights: the pretrained start %s\n", weights.c_str());
+  }
+  if (!fs::is_regular_file(weights)) throw Error(weights + ": no such weights file");
 
   // One context and one copy of the network per device: several GPUs share the micrographs out.
   std::vector<std::unique_ptr<Context>> contexts = open_devices(request.devices);
@@ -69,7 +77,7 @@ PickSummary pick_from_config(const PickRequest& request, size_t& micrographs) {
   std::vector<PickDevice> devices;
   for (auto& ctx : contexts) {
     std::fprintf(stderr, "device: %s\n", ctx->describe().c_str());
-    graphs.push_back(load_network(config.model.architecture, *ctx, request.weights, request.config_path));
+    graphs.push_back(load_network(config.model.architecture, *ctx, weights, request.config_path));
     devices.push_back({&graphs.back(), ctx.get()});
   }
   std::fprintf(stderr, "%zu micrographs\n", files.size());

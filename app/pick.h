@@ -11,7 +11,7 @@ namespace cupick {
 
 struct PickRequest {
   std::string config_path;
-  std::string weights;              // .safetensors
+  std::string weights;              // .safetensors; empty: the pretrained start (app/network.h)
   std::vector<std::string> inputs;  // micrograph files and folders (every micrograph inside)
   std::string output;               // gets CBOX/, EMAN/, STAR/, DISTR/
   PickOptions options;

@@ -16,6 +16,7 @@ struct TrainRequest {
   int warmup = -1;         // warm-up epochs; -1: the config's warmup_epochs
   int early = 10;          // early-stopping patience, epochs
   bool augment = true;
+  bool from_scratch = false;  // random weights even where a pretrained start ships (app/network.h)
 };
 
 // The config's training options (everything but the anchors' scale, which train() takes from the

@@ -9,6 +9,7 @@ namespace cupick::cli {
 // argv[0] is the command's first argument (not the command name).
 int run_info(int argc, char** argv);
 int run_summary(int argc, char** argv);
+int run_convert(int argc, char** argv);
 int run_config(int argc, char** argv);
 int run_train(int argc, char** argv);
 int run_predict(int argc, char** argv);

@@ -15,7 +15,8 @@ int run_simulate(int argc, char** argv) {
       {"--preset", "", true,
        "demo (the default: the demo's 1024^2 micrographs) or realistic (4096^2, dense 160 px boxes, snr "
        "0.003-0.015 with shot noise and the detector's MTF, astigmatism, and an 8-bit denoised JPEG beside "
-       "each MRC); the flags below change either"},
+       "each MRC), or general (what the pretrained start learns from: 512^2 micrographs, each with its own "
+       "particle size, density, snr, contrast and polarity); the flags below change each"},
       {"--count", "-n", true, "micrographs (demo 20, realistic 16)"},
       {"--size", "", true, "micrograph width and height, pixels (demo 1024, realistic 4096)"},
       {"--box_size", "-b", true, "particle box, pixels (demo 64, realistic 160)"},
@@ -27,9 +28,11 @@ int run_simulate(int argc, char** argv) {
   const Args args("simulate", "OUT_DIR [options]", flags, argc, argv);
   if (const int status = args.usage_status(args.positional().size() != 1); status >= 0) return status;
   const std::string preset = args.get("--preset", "demo");
-  if (preset != "demo" && preset != "realistic")
-    throw UsageError("--preset must be demo or realistic, got " + preset);
-  SimulationOptions opt = preset == "realistic" ? realistic_simulation() : SimulationOptions();
+  if (preset != "demo" && preset != "realistic" && preset != "general")
+    throw UsageError("--preset must be demo, realistic or general, got " + preset);
+  SimulationOptions opt = preset == "realistic" ? realistic_simulation()
+                          : preset == "general" ? general_simulation()
+                                                : SimulationOptions();
   opt.count = args.get_int("--count", opt.count);
   opt.width = opt.height = args.get_int("--size", opt.width);
   opt.box_size = args.get_int("--box_size", opt.box_size);

@@ -14,7 +14,7 @@ namespace cupick::cli {
 int run_predict(int argc, char** argv) {
   const std::vector<Flag> flags = {
       {"--conf", "-c", true, "crYOLO config (JSON) of the trained network"},
-      {"--weights", "-w", true, "trained weights (.safetensors)"},
+      {"--weights", "-w", true, "trained weights (.safetensors; default: the network's pretrained start, where one ships)"},
       {"--input", "-i", true, "micrographs: files and/or folders"},
       {"--output", "-o", true, "output folder (CBOX/, EMAN/, STAR/, DISTR/)"},
       {"--threshold", "-t", true, "confidence threshold (0.3)"},
@@ -28,8 +28,8 @@ int run_predict(int argc, char** argv) {
       {"--gpu", "-g", true, "GPU id; several (-g 0 1 2 3) share the micrographs out (default: the first GPU, or the CPU)"},
       {"--cpu", "", false, "run on the CPU even when there is a GPU"},
       {"--help", "-h", false, "this text"}};
-  const Args args("predict", "-c CONFIG -w WEIGHTS -i INPUT... -o OUTPUT [options]", flags, argc, argv);
-  if (const int status = args.usage_status(!args.has("--conf") || !args.has("--weights") || !args.has("--input") ||
+  const Args args("predict", "-c CONFIG [-w WEIGHTS] -i INPUT... -o OUTPUT [options]", flags, argc, argv);
+  if (const int status = args.usage_status(!args.has("--conf") || !args.has("--input") ||
                                            !args.has("--output"));
       status >= 0)
     return status;
@@ -52,7 +52,7 @@ int run_predict(int argc, char** argv) {
 
   PickRequest request;
   request.config_path = args.get("--conf");
-  request.weights = args.get("--weights");
+  request.weights = args.get("--weights", "");
   request.inputs = args.all("--input");
   request.output = args.get("--output");
   request.options = opt;

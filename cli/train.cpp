@@ -17,6 +17,7 @@ int run_train(int argc, char** argv) {
       {"--gpu", "-g", true, "GPU id (default: the first GPU, or the CPU when there is none)"},
       {"--cpu", "", false, "run on the CPU even when there is a GPU"},
       {"--no_augmentation", "", false, "train on the micrographs as they are"},
+      {"--from_scratch", "", false, "random initial weights, not the pretrained start (where one ships)"},
       {"--help", "-h", false, "this text"}};
   const Args args("train", "-c CONFIG [options]", flags, argc, argv);
   if (const int status = args.usage_status(!args.has("--conf")); status >= 0) return status;
@@ -27,6 +28,7 @@ int run_train(int argc, char** argv) {
   request.warmup = args.get_int("--warmup", -1);
   request.early = args.get_int("--early", 10);
   request.augment = !args.has("--no_augmentation");
+  request.from_scratch = args.has("--from_scratch");
   if (args.has("--warmup") && request.warmup < 0) throw UsageError("--warmup must be 0 or more");
   if (request.early < 1) throw UsageError("--early must be at least 1 epoch");
   const std::string config_path = args.get("--conf");

@@ -36,7 +36,7 @@ uint64_t scramble(uint64_t z) {
 
 // What a random stream is for. Each micrograph and purpose has its own stream, so micrographs do not
 // depend on each other, and switching one feature off (the noise, say) leaves the others as they were.
-enum class Stream : uint64_t { ctf = 1, ice, carbon, carbon_texture, contamination, particles, noise, exposure };
+enum class Stream : uint64_t { ctf = 1, ice, carbon, carbon_texture, contamination, particles, noise, exposure, domain };
 
 class Rng {
  public:
@@ -329,6 +329,10 @@ void add_ice(Image& image, Rng& rng) {
 
 void check(const SimulationOptions& o) {
   const auto fail = [](const std::string& problem) { throw Error("simulate: " + problem); };
+  if (o.box_size_max > 0 && (o.box_size_max > std::min(o.width, o.height) || o.box_size_max < o.box_size))
+    fail("box_size_max " + std::to_string(o.box_size_max) + " must lie from the box size to the micrograph's side");
+  if (!(o.density_max >= 0 && o.density_max <= 2)) fail("density_max must be from 0 to 2");
+  if (!(o.inverted_share >= 0 && o.inverted_share <= 1)) fail("inverted_share must be from 0 to 1");
   if (o.box_size < 8) fail("box size " + std::to_string(o.box_size) + " is below 8 pixels");
   if (o.width < o.box_size || o.height < o.box_size || o.width > max_micrograph_side || o.height > max_micrograph_side)
     fail("a " + std::to_string(o.width) + " x " + std::to_string(o.height) +
@@ -476,8 +480,8 @@ Image draw_matter(const SimulationOptions& o, int index, const SimulatedMicrogra
 
 // The micrograph as public benchmark sets ship it: low-passed to a fifth of the particle diameter
 // (a stand-in for their denoisers), mean +- 3 deviations stretched over the 256 grey levels.
-Image denoised_8bit(const Image& image, const SimulationOptions& o) {
-  Image grey = lowpass(image, std::min(0.5, 5 / (0.8 * o.box_size)));
+Image denoised_8bit(const Image& image, int box_size) {
+  Image grey = lowpass(image, std::min(0.5, 5 / (0.8 * box_size)));
   double sum = 0, sum2 = 0;
   for (float v : grey.pixels) sum += v, sum2 += double(v) * v;
   const double n = double(grey.pixels.size()), mean = sum / n;
@@ -486,15 +490,29 @@ Image denoised_8bit(const Image& image, const SimulationOptions& o) {
   return grey;
 }
 
+// The options of micrograph `index`: where a range is given, its box size (log-uniform), density and
+// contrast polarity drawn from a stream of their own.
+SimulationOptions micrograph_options(const SimulationOptions& options, int index) {
+  SimulationOptions o = options;
+  Rng rng(o.seed, index, Stream::domain);
+  if (o.box_size_max > o.box_size)
+    o.box_size = int(std::lround(o.box_size * std::pow(double(o.box_size_max) / o.box_size, rng.uniform())));
+  if (o.density_max > o.density) o.density = rng.uniform(o.density, o.density_max);
+  if (o.inverted_share > 0 && rng.chance(o.inverted_share)) o.dark_density = !o.dark_density;
+  return o;
+}
+
 }  // namespace
 
 // Each step draws from random streams of its own (Stream), so that turning one feature off leaves
 // the others as they were.
-SimulatedMicrograph simulate_micrograph(const SimulationOptions& o, int index) {
-  check(o);
+SimulatedMicrograph simulate_micrograph(const SimulationOptions& options, int index) {
+  check(options);
   if (index < 0) throw Error("simulate: micrograph index " + std::to_string(index) + " is negative");
+  const SimulationOptions o = micrograph_options(options, index);
   const double diameter = 0.8 * o.box_size;
   SimulatedMicrograph m;
+  m.box_size = o.box_size;
   Rng carbon_rng(o.seed, index, Stream::carbon);
   place_carbon(o, carbon_rng, m);
   const std::vector<Contamination> contamination = place_contamination(o, index, diameter);
@@ -560,6 +578,19 @@ SimulationOptions realistic_simulation() {
   return o;
 }
 
+SimulationOptions general_simulation() {
+  SimulationOptions o;
+  o.count = 80;
+  o.width = o.height = 512;
+  o.box_size = 32, o.box_size_max = 112;
+  o.density = 0.1, o.density_max = 0.6;
+  o.snr = 0.02, o.snr_max = 0.3;
+  o.amplitude_contrast_low = 0.07, o.amplitude_contrast_high = 0.6;
+  o.astigmatism = 0.3;
+  o.inverted_share = 0.3;
+  return o;
+}
+
 std::string simulated_name(int index) {
   char name[32];
   std::snprintf(name, sizeof name, "sim_%04d", index);
@@ -588,9 +619,9 @@ void simulate_dataset(const SimulationOptions& o, const std::string& out_dir) {
         std::vector<Box> from_bottom = m.particles;  // box and STAR files count y up from the bottom
         for (Box& b : from_bottom) b.y = file_y_to_image_y(b.y, o.height);
         write_mrc((root / "micrographs" / (name + ".mrc")).string(), m.image);
-        write_eman_box((root / "box" / (name + ".box")).string(), from_bottom, float(o.box_size));
+        write_eman_box((root / "box" / (name + ".box")).string(), from_bottom, float(m.box_size));
         write_star((root / "star" / (name + ".star")).string(), from_bottom, name + ".mrc");
-        if (o.denoised_jpeg) write_jpeg((root / "jpg" / (name + ".jpg")).string(), denoised_8bit(m.image, o), 90);
+        if (o.denoised_jpeg) write_jpeg((root / "jpg" / (name + ".jpg")).string(), denoised_8bit(m.image, m.box_size), 90);
       } catch (...) {
         std::lock_guard lock(failure_mutex);
         if (!failure) failure = std::current_exception();

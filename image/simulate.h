@@ -71,6 +71,13 @@ struct SimulationOptions {
   // fifth of the particle diameter), contrast-stretched to mean +- 3 deviations and stored in 8 bits,
   // as public benchmark sets ship their micrographs.
   bool denoised_jpeg = false;
+
+  // Domain randomisation (general_simulation()): each micrograph draws its own box size
+  // (log-uniformly from box_size to box_size_max), density (density to density_max), snr (above)
+  // and amplitude contrast (the range above), and with chance inverted_share the other polarity.
+  int box_size_max = 0;
+  double density_max = 0;
+  double inverted_share = 0;
 };
 
 // The hard, real-like setting to develop against: 4096^2 micrographs, 160 px boxes (particles of
@@ -84,8 +91,15 @@ struct SimulationOptions {
 // EMPIAR-10059's (compared by eye, contrast-stretched alike).
 SimulationOptions realistic_simulation();
 
+// What the pretrained start learns from (scripts/pretrain.sh): micrographs of 512^2 at the pixel
+// scale of 1024^2 network inputs, each of its own kind: particles of 26-90 px (boxes 32-112),
+// 0.1-0.6 per box area, snr 0.02-0.3, amplitude contrast 0.07-0.6, astigmatism, a third with
+// inverted contrast; carbon, contamination and ice as always. 80 micrographs.
+SimulationOptions general_simulation();
+
 struct SimulatedMicrograph {
   Image image;
+  int box_size = 0;             // this micrograph's (options with box_size_max draw their own)
   std::vector<Box> particles;   // the labelled ones, box_size square, Image coordinates
   std::vector<Box> unlabelled;  // drawn but not to be picked: on or over the carbon, cut by the edge
   // The hole in the carbon film, Image coordinates: ice inside the circle, carbon outside.

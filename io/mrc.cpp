@@ -103,19 +103,6 @@ void put_f32(unsigned char* h, int offset, float v) { put_i32(h, offset, std::bi
 
 }  // namespace
 
-float half_to_float(uint16_t half) {
-  const bool negative = half & 0x8000;
-  const int exponent = half >> 10 & 0x1f;
-  const uint32_t mantissa = half & 0x3ff;
-  if (exponent == 0) {  // zero or subnormal: mantissa x 2^-24, exact in float
-    const float v = std::ldexp(float(mantissa), -24);
-    return negative ? -v : v;
-  }
-  const uint32_t sign = negative ? 0x80000000u : 0;
-  if (exponent == 31) return std::bit_cast<float>(sign | 0x7f800000u | mantissa << 13);  // inf, NaN
-  return std::bit_cast<float>(sign | uint32_t(exponent - 15 + 127) << 23 | mantissa << 13);
-}
-
 Image read_mrc(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) fail(path, std::string("cannot open: ") + std::strerror(errno));

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <string>
 
+#include "io/half.h"  // half_to_float, for mode 12
 #include "io/micrograph.h"
 
 namespace cupick {
@@ -25,7 +26,5 @@ Image read_mrc(const std::string& path);
 // read_mrc(path) gives the same Image back.
 void write_mrc(const std::string& path, const Image& image);
 
-// IEEE half precision to float, exactly: subnormals, infinities and NaN included.
-float half_to_float(uint16_t half);
 
 }  // namespace cupick

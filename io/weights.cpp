@@ -11,6 +11,9 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <vector>
+
+#include "io/half.h"
 
 namespace cupick {
 
@@ -172,7 +175,8 @@ void write_all(const std::string& path, const std::string& tmp, std::FILE* f, co
 }  // namespace
 
 void save_weights(const std::string& path, const std::vector<NamedParam>& params,
-                  const std::map<std::string, std::string>& metadata) {
+                  const std::map<std::string, std::string>& metadata, bool half) {
+  const size_t value_bytes = half ? 2 : 4;
   // The header first, from shapes alone; ordered_json keeps the network's order, which is also the
   // order of the data.
   std::string text;
@@ -187,8 +191,8 @@ void save_weights(const std::string& path, const std::vector<NamedParam>& params
       check_param(path, p);
       if (p.name.empty() || p.name == "__metadata__") fail(path, "cannot store a tensor named '" + p.name + "'");
       if (header.contains(p.name)) fail(path, "two parameters are named " + p.name);
-      const uint64_t bytes = p.param->value.count() * sizeof(float);
-      header[p.name] = {{"dtype", "F32"},
+      const uint64_t bytes = p.param->value.count() * value_bytes;
+      header[p.name] = {{"dtype", half ? "F16" : "F32"},
                         {"shape", file_shape(p.name, p.param->value.shape())},
                         {"data_offsets", {offset, offset + bytes}}};
       offset += bytes;
@@ -210,7 +214,13 @@ void save_weights(const std::string& path, const std::vector<NamedParam>& params
     write_all(path, tmp, f, text.data(), text.size());
     for (const NamedParam& p : params) {
       const Tensor h = host_f32(p.param->value);
-      write_all(path, tmp, f, h.raw(), h.bytes());
+      if (!half) {
+        write_all(path, tmp, f, h.raw(), h.bytes());
+        continue;
+      }
+      std::vector<uint16_t> halves(h.count());
+      for (size_t i = 0; i < halves.size(); ++i) halves[i] = float_to_half(h.data<float>()[i]);
+      write_all(path, tmp, f, halves.data(), halves.size() * 2);
     }
     // On the disk before the rename, so that a crash cannot leave `path` naming a partial file.
     if (std::fflush(f) != 0 || fsync(fileno(f)) != 0) fail(path, "cannot write " + tmp + ": " + std::strerror(errno));
@@ -248,13 +258,15 @@ void load_weights(const std::string& path, const std::vector<NamedParam>& params
       continue;
     }
     const Entry& e = *it->second;
-    if (e.dtype != "F32") fail(path, "tensor " + p.name + " has dtype " + e.dtype + ", cupick reads only F32");
+    if (e.dtype != "F32" && e.dtype != "F16")
+      fail(path, "tensor " + p.name + " has dtype " + e.dtype + ", cupick reads F32 and F16");
+    const size_t value_bytes = e.dtype == "F16" ? 2 : 4;
     const Dims want = file_shape(p.name, p.param->value.shape());
     if (e.shape != want)
       fail(path, "tensor " + p.name + " has shape " + str(e.shape) + ", the network expects " + str(want));
-    if (e.end - e.begin != p.param->value.count() * sizeof(float))
+    if (e.end - e.begin != p.param->value.count() * value_bytes)
       fail(path, "tensor " + p.name + " has " + std::to_string(e.end - e.begin) + " bytes of data, its shape " +
-                     str(e.shape) + " needs " + std::to_string(p.param->value.count() * sizeof(float)));
+                     str(e.shape) + " needs " + std::to_string(p.param->value.count() * value_bytes));
     source.push_back(&e);
   }
   if (!missing.empty())
@@ -275,8 +287,14 @@ void load_weights(const std::string& path, const std::vector<NamedParam>& params
     Tensor& value = params[i].param->value;
     Tensor host(value.shape());
     in.seekg(std::streamoff(h.data_start + source[i]->begin));
-    if (!in.read(static_cast<char*>(host.raw()), std::streamsize(host.bytes())))
+    if (source[i]->dtype == "F16") {
+      std::vector<uint16_t> halves(host.count());
+      if (!in.read(reinterpret_cast<char*>(halves.data()), std::streamsize(halves.size() * 2)))
+        fail(path, "read error in tensor " + params[i].name);
+      for (size_t k = 0; k < halves.size(); ++k) host.data<float>()[k] = half_to_float(halves[k]);
+    } else if (!in.read(static_cast<char*>(host.raw()), std::streamsize(host.bytes()))) {
       fail(path, "read error in tensor " + params[i].name);
+    }
     if (value.dtype() == DType::f32)
       value.copy_from(host);
     else

@@ -7,7 +7,8 @@
 // One tensor per parameter, named "<layer>/<param>" ("conv_1_depth1/kernel", "norm_1/moving_mean").
 // Shapes are the natural ones: a convolution kernel [O, I, kh, kw] (our NCHW tensor {O, I, kh, kw}),
 // everything held as {1, C, 1, 1} (bias, batchnorm vectors) as [C]; other tensors as [N, C, H, W].
-// Values are written as F32 whatever the tensor's type or place (f64 host tensors are rounded).
+// Values are written as F32 whatever the tensor's type or place (f64 host tensors are rounded), or
+// as F16 when asked (the pretrained start, half the size); both are read.
 #pragma once
 #include <map>
 #include <string>
@@ -21,11 +22,11 @@ namespace cupick {
 // leaves any earlier file at `path` as it was and no partial file. "format" in the metadata is
 // always "cupick". Throws Error naming the file.
 void save_weights(const std::string& path, const std::vector<NamedParam>& params,
-                  const std::map<std::string, std::string>& metadata = {});
+                  const std::map<std::string, std::string>& metadata = {}, bool half = false);
 
 // Reads every parameter from the file, wherever it lives (host or GPU, f32; f64 on the host is
 // converted). The whole file is checked before any parameter changes: a missing tensor, another
-// dtype than F32, another shape, offsets that do not fit the data, and (unless `allow_extra`)
+// dtype than F32 or F16, another shape, offsets that do not fit the data, and (unless `allow_extra`)
 // tensors the network does not have are each an Error of one line naming the file and the problem.
 void load_weights(const std::string& path, const std::vector<NamedParam>& params, bool allow_extra = false);
 

@@ -11,6 +11,8 @@ rm -rf "$out"; mkdir -p "$out/bin" "$out/lib"
 skip='^(linux-vdso|ld-linux|libc\.|libm\.|libdl\.|librt\.|libpthread\.|libstdc\+\+|libgcc_s|libcuda\.|libcudart|libcudnn|libcublas|libcufft|libcurand|libnccl|libnvrtc|libnvJitLink|libz\.)'
 for exe in "$@"; do
   cp -L "$exe" "$out/bin/"
+  # The pretrained start travels beside the binary, where cupick looks for it.
+  [ -d "$(dirname "$exe")/pretrained" ] && cp -rL "$(dirname "$exe")/pretrained" "$out/bin/"
   ldd "$exe" | awk '/=> \//{print $1, $3}' | while read -r name path; do
     [[ $name =~ $skip ]] && continue
     cp -Ln "$path" "$out/lib/$name" 2>/dev/null || true

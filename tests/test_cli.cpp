@@ -162,7 +162,7 @@ fs::path Cli::folder_;
 
 // ---- The command line itself --------------------------------------------------------------------
 
-const char* const kCommands[] = {"demo", "simulate", "config", "train", "predict", "evaluate", "summary", "info"};
+const char* const kCommands[] = {"demo", "simulate", "config", "train", "predict", "evaluate", "summary", "convert", "info"};
 
 // No command at all is a request for the overview (as --help): every command listed, on stdout.
 TEST_F(Cli, NoArgumentsListsTheCommands) {
@@ -188,7 +188,7 @@ TEST_F(Cli, UnknownOptionIsOneLineNamingItAndTheAllowedOnes) {
 TEST_F(Cli, MissingRequiredOptionPrintsTheUsage) {
   // predict without -w, -i and -o; evaluate without -t; train and summary without -c; config without a box size.
   for (const auto& [args, usage] :
-       {std::pair{"predict -c c.json", "usage: cupick predict -c CONFIG -w WEIGHTS"},
+       {std::pair{"predict -c c.json", "usage: cupick predict -c CONFIG [-w WEIGHTS]"},
         std::pair{"evaluate -p picks", "usage: cupick evaluate -p PICKS -t TRUTH"},
         std::pair{"train", "usage: cupick train -c CONFIG"}, std::pair{"summary", "usage: cupick summary"},
         std::pair{"config out.json", "usage: cupick config OUT.json BOX_SIZE"}}) {
@@ -243,6 +243,36 @@ TEST_F(Cli, PredictWithoutTheWeights) {
                                    " -o " + (dir / "out") + " --cpu");
   EXPECT_TRUE(failed_with(r, "predict", {dir / "none.safetensors", "no such weights file"}));
   EXPECT_FALSE(fs::exists(dir / "out/CBOX/a.cbox"));
+}
+
+// $CUPICK_PRETRAINED for the commands run while this lives (the tests run one per process).
+struct PretrainedFolder {
+  explicit PretrainedFolder(const std::string& folder) { setenv("CUPICK_PRETRAINED", folder.c_str(), 1); }
+  ~PretrainedFolder() { unsetenv("CUPICK_PRETRAINED"); }
+};
+
+// Without -w, predict picks with the network's pretrained start where one is found, and says so;
+// where none is, the error names the config and the network. The start may be fp16 (convert --half,
+// how it ships): half the size, and it picks.
+TEST_F(Cli, PredictWithoutWeightsUsesThePretrainedStart) {
+  write_micrograph(dir / "mic/a.mrc", 0);
+  const std::string config = write_config(dir);
+  fs::create_directories(dir / "pretrained");
+  const PretrainedFolder folder(dir / "pretrained");
+  const std::string run = "predict -c " + config + " -i " + (dir / "mic") + " -o " + (dir / "out") + " --cpu";
+  Result r = cupick(dir, run);
+  EXPECT_TRUE(failed_with(r, "predict", {config, "no weights given (-w) and no pretrained start ships for crYOLO"}));
+
+  r = cupick(dir, "convert " + weights() + " " + (dir / "pretrained/crYOLO.safetensors") + " -a crYOLO --half --note test");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NEAR(double(fs::file_size(dir / "pretrained/crYOLO.safetensors")), fs::file_size(weights()) / 2.0,
+              0.01 * double(fs::file_size(weights())));
+  EXPECT_EQ(read_metadata(dir / "pretrained/crYOLO.safetensors").at("note"), "test");
+  r = cupick(dir, run);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.err.find("weights: the pretrained start " + (dir / "pretrained/crYOLO.safetensors")), std::string::npos)
+      << r.err;
+  EXPECT_TRUE(fs::exists(dir / "out/CBOX/a.cbox"));
 }
 
 // Weights of crYOLO's network for a config of PhosaurusNet: the error names both files and says

@@ -3,11 +3,13 @@
 #include <gtest/gtest.h>
 #include <unistd.h>  // getpid
 
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "io/half.h"
 #include "tests/layer_check.h"
 
 namespace cupick {
@@ -131,6 +133,52 @@ TEST_F(Weights, RoundTrip) {
   }
 }
 
+// Every finite half survives float and back; float rounds to the nearest half, ties to even.
+TEST(Half, RoundsToNearestEven) {
+  for (uint32_t h = 0; h < 0x10000; ++h) {
+    const float f = half_to_float(uint16_t(h));
+    if (std::isnan(f)) {
+      EXPECT_TRUE(std::isnan(half_to_float(float_to_half(f))));
+      continue;
+    }
+    ASSERT_EQ(float_to_half(f), h) << "half 0x" << std::hex << h;
+  }
+  EXPECT_EQ(float_to_half(1 + 0x1p-11f), 0x3c00);          // halfway between 1 and the next: even (1)
+  EXPECT_EQ(float_to_half(1 + 3 * 0x1p-11f), 0x3c02);      // halfway above an odd one: up
+  EXPECT_EQ(float_to_half(1 + 0x1p-11f + 0x1p-20f), 0x3c01);  // just above halfway: up
+  EXPECT_EQ(float_to_half(65504), 0x7bff);
+  EXPECT_EQ(float_to_half(65519), 0x7bff);                 // below halfway to 65536: the largest half
+  EXPECT_EQ(float_to_half(65520), 0x7c00);                 // halfway: infinity
+  EXPECT_EQ(float_to_half(-1e30f), 0xfc00);
+  EXPECT_EQ(float_to_half(0x1p-25f), 0x0000);              // half the smallest subnormal: even (0)
+  EXPECT_EQ(float_to_half(0x1p-25f * 3), 0x0002);          // 1.5 subnormal steps: even (2)
+  EXPECT_EQ(float_to_half(0x1p-14f - 0x1p-26f), 0x0400);   // the top subnormal rounds up into the normals
+  EXPECT_EQ(float_to_half(-0.0f), 0x8000);
+}
+
+// Saved in fp16, read back as each value rounded to the nearest half; the header says F16.
+TEST_F(Weights, HalfRoundTrip) {
+  Param kernel{"kernel", test::random_tensor({4, 1, 3, 3}, DType::f32, 1), Tensor(), true};
+  Param beta{"beta", Tensor::from<float>({-1e-7f, 70000.f, 3.14159f}, {1, 3, 1, 1}), Tensor(), true};
+  const std::string file = path("half.safetensors");
+  save_weights(file, {{"conv_1/kernel", &kernel}, {"norm_1/beta", &beta}}, {{"note", "fp16"}}, /*half=*/true);
+  const std::string bytes = read_bytes(file);
+  uint64_t n = 0;
+  for (int i = 7; i >= 0; --i) n = n << 8 | uint8_t(bytes[i]);
+  const nlohmann::json j = nlohmann::json::parse(bytes.substr(8, n));
+  EXPECT_EQ(j["norm_1/beta"], (nlohmann::json{{"dtype", "F16"}, {"shape", {3}}, {"data_offsets", {72, 78}}}));
+  EXPECT_EQ(bytes.size(), 8 + n + 78);
+
+  Param kernel_back{"kernel", Tensor({4, 1, 3, 3}), Tensor(), true}, beta_back{"beta", Tensor({1, 3, 1, 1}), Tensor(), true};
+  load_weights(file, {{"conv_1/kernel", &kernel_back}, {"norm_1/beta", &beta_back}});
+  const std::vector<float> k = kernel.value.values<float>(), kb = kernel_back.value.values<float>();
+  for (size_t i = 0; i < k.size(); ++i) EXPECT_EQ(kb[i], half_to_float(float_to_half(k[i])));
+  const std::vector<float> b = beta_back.value.values<float>();
+  EXPECT_EQ(b[0], -0x1p-24f * 2);  // -1e-7 is about 1.7 subnormal steps
+  EXPECT_TRUE(std::isinf(b[1]));
+  EXPECT_NEAR(b[2], 3.14159f, 2e-3);
+}
+
 // The bytes, read without our reader, follow the format.
 TEST_F(Weights, FileLayoutFollowsTheFormat) {
   Param kernel{"kernel", Tensor::from<float>({1.5f, -2}, {1, 1, 1, 2}), Tensor(), true};
@@ -193,8 +241,10 @@ TEST_F(Weights, RejectsBadFiles) {
        "tensor norm_1/beta has shape [3], the network expects [2]"},
       {"missing_tensor", file_bytes(object({kKernel}), kGoodData.substr(0, 8)),
        "1 tensor(s) the network needs are missing: norm_1/beta"},
-      {"wrong_dtype", file_bytes(object({kKernel, entry("norm_1/beta", "F16", "[2]", 8, 12)}), kGoodData.substr(0, 12)),
-       "tensor norm_1/beta has dtype F16, cupick reads only F32"},
+      {"wrong_dtype", file_bytes(object({kKernel, entry("norm_1/beta", "BF16", "[2]", 8, 12)}), kGoodData.substr(0, 12)),
+       "tensor norm_1/beta has dtype BF16, cupick reads F32 and F16"},
+      {"f16_short", file_bytes(object({kKernel, entry("norm_1/beta", "F16", "[2]", 8, 10)}), kGoodData.substr(0, 10)),
+       "tensor norm_1/beta has 2 bytes of data, its shape [2] needs 4"},
       {"extra_tensor", file_bytes(object({kKernel, beta, entry("conv_9/kernel", "F32", "[1]", 16, 20)}),
                                   kGoodData + float_bytes({5})),
        "1 tensor(s) the network does not have: conv_9/kernel"},

@@ -20,14 +20,18 @@ TUNE_SPLITS = ("train", "valid")
 
 
 def ensure_mrc(split_dir):
-    """split_dir/mrc/<name>.mrc for each split_dir/images/<name>.png."""
+    """split_dir/mrc/<name>.mrc for each split_dir/images/<name>.{png,jpg} (converted) or .mrc (linked)."""
     mrc = os.path.join(split_dir, "mrc")
     os.makedirs(mrc, exist_ok=True)
     for f in sorted(os.listdir(os.path.join(split_dir, "images"))):
-        if f.endswith(".png"):
-            out = os.path.join(mrc, f[:-4] + ".mrc")
-            if not os.path.exists(out):
-                common.png_to_mrc(os.path.join(split_dir, "images", f), out)
+        stem, ext = os.path.splitext(f)
+        out = os.path.join(mrc, stem + ".mrc")
+        if os.path.lexists(out):
+            continue
+        if ext in (".png", ".jpg"):
+            common.png_to_mrc(os.path.join(split_dir, "images", f), out)
+        elif ext == ".mrc":
+            os.symlink(os.path.realpath(os.path.join(split_dir, "images", f)), out)
     return mrc
 
 

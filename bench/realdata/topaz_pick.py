@@ -67,7 +67,9 @@ def pick(setting, split_dir, work):
 
 def settings_grid(box, quick):
     models = ["resnet16", "resnet8"]
-    scales = [2, 4]
+    # Large boxes (the simulated 4096^2 sets, 160 px): particles of 128 px fit the detectors'
+    # receptive fields only downsampled, and full size is too slow on the CPU.
+    scales = [2, 4] if box <= 100 else [4, 8]
     fracs = [0.5, 0.3]
     if quick:
         models, scales, fracs = ["resnet16"], [4], [0.5]
@@ -75,7 +77,7 @@ def settings_grid(box, quick):
     # Also at full size (after the others, so that earlier settings keep their tags); the particle
     # still fits the detectors' receptive fields (71 px for resnet8, 91 for resnet16). resnet8 only for
     # the larger boxes: it was the better one at -s 2 there, and a full-size run is slow on the CPU.
-    if not quick:
+    if not quick and box <= 100:
         grid += [dict(box=box, model=m, scale=1, radius_frac=0.5) for m in (models if box <= 40 else ["resnet8"])]
     return grid
 
