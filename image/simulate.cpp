@@ -260,8 +260,8 @@ class Transfer {
 // One micrograph's contrast transfer: T(k) = sin(pi lambda dz k^2 + phase) exp(-b k^2), k in cycles
 // per pixel. The phase is asin of the amplitude contrast, drawn from the options' range: the demo's
 // 0.3-0.6 is large, so that T(0) is well above 0 and a particle's outline passes; real data's
-// 0.07-0.15 leaves mostly the fringes, faint once downsampled. The defocus puts the first maximum of T at 2.5-5 cycles
-// per particle diameter, so that the particle's features beyond it ring. Astigmatism: the defocus
+// 0.07-0.15 leaves mostly the fringes, faint once downsampled. The defocus puts the first maximum of
+// T at 2.5-5 cycles per particle diameter, so that the particle's features beyond it ring. Astigmatism: the defocus
 // is dz (1 + a cos 2(angle of k - axis)), a up to `astigmatism`; its numbers are drawn last, so
 // without it the transfer is as it was.
 Transfer contrast_transfer(const SimulationOptions& o, double diameter, Rng& rng) {

@@ -5,7 +5,7 @@
 # pixel scale of a 1024^2 network input. `cupick train` starts from it when the config names no
 # pretrained_weights, and `cupick predict` picks with it when given no weights.
 #   scripts/pretrain.sh [WORK] [EPOCHS]    (default /tmp/cupick-pretrain, 30 epochs)
-# On two CPU cores about 40 s an epoch. Writes nets/pretrained/cupick-cpu-demo.safetensors (fp16).
+# On two CPU cores about 40 s an epoch (75 s with another training beside it). Writes nets/pretrained/cupick-cpu-demo.safetensors (fp16).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 W=$(realpath -m "${1:-/tmp/cupick-pretrain}"); epochs=${2:-30}
@@ -20,5 +20,5 @@ mkdir -p "$W"
   --learning_rate 1e-3 --batch_size 4 --train_times 2 --warmup 1 --nb_epoch "$epochs" \
   --saved_weights_name "$W/model.safetensors" --filtered_output "$W/filtered" --log_path "$W/logs"
 "$B" train -c "$W/config.json" --from_scratch --early 8 --seed 1
-"$B" weights "$W/model.safetensors" nets/pretrained/cupick-cpu-demo.safetensors --half \
+"$B" convert "$W/model.safetensors" nets/pretrained/cupick-cpu-demo.safetensors -a cupick-cpu-demo --half \
   --note "scripts/pretrain.sh, $epochs epochs, commit $(git rev-parse --short HEAD)"

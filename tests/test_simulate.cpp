@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <set>
 
 #include "engine/error.h"
 #include "image/simulate.h"
@@ -209,7 +210,40 @@ TEST(Simulate, RejectsOptionsOutOfRange) {
   rejects([](SimulationOptions& o) { o.width = 16; });
   rejects([](SimulationOptions& o) { o.snr = 0; });
   rejects([](SimulationOptions& o) { o.density = -1; });
+  rejects([](SimulationOptions& o) { o.snr_max = -1; });
+  rejects([](SimulationOptions& o) { o.dose = -40; });
+  rejects([](SimulationOptions& o) { o.astigmatism = 1; });
+  rejects([](SimulationOptions& o) { o.amplitude_contrast_low = 0.5, o.amplitude_contrast_high = 0.2; });
+  rejects([](SimulationOptions& o) { o.box_size_max = 1000; });  // above the micrograph's side
+  rejects([](SimulationOptions& o) { o.inverted_share = 2; });
   EXPECT_THROW(simulate_micrograph(small(), -1), Error);
+}
+
+// Domain randomisation: micrographs of one set differ in box size (within the range, each box file
+// at its micrograph's size), in density and in polarity; each is still the same for its index.
+TEST(Simulate, GeneralSettingDrawsEachMicrographsKind) {
+  SimulationOptions o = general_simulation();
+  o.width = o.height = 384;
+  std::set<int> sizes;
+  int inverted = 0;
+  for (int index = 0; index < 12; ++index) {
+    const SimulatedMicrograph m = simulate_micrograph(o, index);
+    EXPECT_GE(m.box_size, o.box_size);
+    EXPECT_LE(m.box_size, o.box_size_max);
+    for (const Box& b : m.particles) ASSERT_EQ(b.w, float(m.box_size));
+    sizes.insert(m.box_size);
+    EXPECT_EQ(simulate_micrograph(o, index).image.pixels, m.image.pixels);
+    // Polarity: the particles' mean against the micrograph's (dark density: below it).
+    SimulationOptions clean = o;
+    clean.noise = clean.carbon = clean.contamination = clean.ice_gradient = false;
+    const SimulatedMicrograph c = simulate_micrograph(clean, index);
+    double all = 0;
+    for (float v : c.image.pixels) all += v;
+    inverted += moments_in(c.image, c.particles).mean > all / double(c.image.pixels.size());
+  }
+  EXPECT_GE(sizes.size(), 6u);
+  EXPECT_GE(inverted, 1);   // a third are inverted: 4 of 12 expected
+  EXPECT_LE(inverted, 8);
 }
 
 // The real-like setting, scaled down to keep the test fast: shot noise, the detector's MTF.

@@ -12,6 +12,7 @@ box=$(python3 -c "import json;print(json.load(open('$R/boxsize.json'))['box_size
 mkdir -p "$W"; cd "$W"
 "$B" config cfg.json "$box" --overwrite --architecture cupick-cpu-demo --input_size "${INPUT:-1024}" \
   --filtered_output "$W/filtered" > /dev/null
-rm -rf picks; "$B" predict -c cfg.json -i "$R/test/images" -o picks --cpu > predict.log 2>&1
+# -t 0.01: CBOX keeps every box above min(0.1, threshold), and the evaluation sweeps them all.
+rm -rf picks; "$B" predict -c cfg.json -i "$R/test/images" -o picks -t 0.01 --cpu > predict.log 2>&1
 "$B" evaluate -p picks/CBOX -t "$R/test/box" > eval.log 2>&1
 echo "$ds, pretrained start, no training: $(grep best eval.log)"
