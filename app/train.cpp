@@ -82,28 +82,30 @@ TrainResult train_from_config(const Config& config, const std::string& config_pa
   check_training_paths(config, config_path);
   if (!config.model.anchors)
     throw Error(config_path + ": model.anchors is missing: training needs the box size, \"anchors\": [width, height]");
+  // As crYOLO starts from ImageNet weights: the config's pretrained_weights, else the pretrained
+  // start where one ships for the network, else (or with --from_scratch) random weights. Settled
+  // before the micrographs are read, so that a mistake shows at once.
+  const std::string& architecture = config.model.architecture;
+  std::string pretrained = config.train.pretrained_weights;
+  const bool shipped = pretrained.empty() && !request.from_scratch;
+  if (shipped) pretrained = pretrained_weights(architecture);
+  if (request.fine_tune && pretrained.empty())
+    throw Error(config_path + ": --fine_tune needs train.pretrained_weights" +
+                (request.from_scratch ? " (--from_scratch leaves out the pretrained start)" : ""));
   std::fprintf(stderr, "device: %s\n", ctx.describe().c_str());
   std::vector<Example> train_set, valid_set;
   load_training_data(config, ctx, request.seed, train_set, valid_set);
   print_data(config.model, train_set, valid_set);
 
-  // As crYOLO starts from ImageNet weights: the config's pretrained_weights, else the pretrained
-  // start where one ships for the network, else (or with --from_scratch) random weights.
-  const std::string& architecture = config.model.architecture;
-  std::string pretrained = config.train.pretrained_weights;
-  if (pretrained.empty() && !request.from_scratch) {
-    pretrained = pretrained_weights(architecture);
-    if (pretrained.empty())
-      std::fprintf(stderr, "no pretrained start ships for %s: training from random weights\n", architecture.c_str());
-    else
-      std::fprintf(stderr, "pretrained start: %s (--from_scratch to start from random weights)\n", pretrained.c_str());
-  }
-  if (request.fine_tune && pretrained.empty())
-    throw Error(config_path + ": --fine_tune needs train.pretrained_weights" +
-                (request.from_scratch ? " (--from_scratch leaves out the pretrained start)" : ""));
   Graph graph = pretrained.empty() ? new_network(architecture, ctx, train_set[0].image.shape(), request.seed)
                                    : load_network(architecture, ctx, pretrained, config_path);
-  if (!pretrained.empty()) std::fprintf(stderr, "starting from %s\n", pretrained.c_str());
+  if (shipped && pretrained.empty())
+    std::fprintf(stderr, "no pretrained start ships for %s: starting from random weights\n", architecture.c_str());
+  else if (shipped)
+    std::fprintf(stderr, "starting from the pretrained start %s (--from_scratch: from random weights)\n",
+                 pretrained.c_str());
+  else if (!pretrained.empty())
+    std::fprintf(stderr, "starting from %s\n", pretrained.c_str());
   const TrainOptions opt = train_options(config, request);
   const Shape input = train_set[0].image.shape();
   for (const std::string& line : describe(check_training_data(train_set, Grid::of(input, graph.shapes(input).back()), opt)))

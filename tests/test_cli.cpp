@@ -417,5 +417,42 @@ TEST_F(Cli, TrainWithoutTheImageFolder) {
   EXPECT_EQ(split_lines(r.err).size(), 1u) << r.err;
 }
 
+// Training without pretrained_weights starts from the network's pretrained start where one is
+// found and says so; --from_scratch starts from random weights; --fine_tune then has nothing to
+// fine-tune and says why, before any micrograph is read.
+TEST_F(Cli, TrainStartsFromThePretrainedStart) {
+  SimulationOptions sim;
+  sim.width = sim.height = kSide;
+  sim.box_size = kBox;
+  sim.count = 2;
+  simulate_dataset(sim, dir / "data");
+  const std::string config = dir / "config.json";
+  save_config(config, make_config(kBox, {{"architecture", "cupick-cpu-demo"},
+                                         {"input_size", std::to_string(kSide)},
+                                         {"train_image_folder", dir / "data/micrographs"},
+                                         {"train_annot_folder", dir / "data/box"},
+                                         {"valid_image_folder", dir / "data/micrographs"},
+                                         {"valid_annot_folder", dir / "data/box"},
+                                         {"nb_epoch", "1"},
+                                         {"saved_weights_name", dir / "model.safetensors"},
+                                         {"log_path", dir / "logs"}}));
+  fs::create_directories(dir / "pretrained");
+  Context cpu;
+  Graph start = new_network("cupick-cpu-demo", cpu, {1, 1, kSide, kSide}, 5);
+  save_weights(dir / "pretrained/cupick-cpu-demo.safetensors", start.params(), {}, /*half=*/true);
+  const PretrainedFolder folder(dir / "pretrained");
+
+  Result r = cupick(dir, "train -c " + config + " --cpu");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.err.find("starting from the pretrained start " + (dir / "pretrained/cupick-cpu-demo.safetensors")),
+            std::string::npos) << r.err;
+  r = cupick(dir, "train -c " + config + " --cpu --from_scratch");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.err.find("starting from"), std::string::npos) << r.err;
+  r = cupick(dir, "train -c " + config + " --cpu --from_scratch --fine_tune");
+  EXPECT_TRUE(failed_with(r, "train", {config, "--fine_tune needs train.pretrained_weights (--from_scratch"}));
+  EXPECT_EQ(r.err.find("reading"), std::string::npos) << r.err;
+}
+
 }  // namespace
 }  // namespace cupick
