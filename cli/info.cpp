@@ -1,8 +1,10 @@
 #include <cstdio>
 
+#include "app/network.h"
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "engine/context.h"
+#include "nets/names.h"
 
 namespace cupick::cli {
 
@@ -15,6 +17,9 @@ int run_info(int argc, char** argv) {
   const int n = Context::gpu_count();
   if (n == 0) std::printf("no usable GPU: cupick runs on the CPU\n");
   for (int i = 0; i < n; ++i) std::printf("%s\n", Context(i).describe().c_str());
+  for (const std::string& name : network_names())
+    if (const std::string start = pretrained_weights(name); !start.empty())
+      std::printf("pretrained start of %s: %s\n", name.c_str(), start.c_str());
   return 0;
 }
 
