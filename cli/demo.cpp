@@ -43,10 +43,10 @@ int run_simulate(int argc, char** argv) {
   opt.density = args.get_double("--density", opt.density);
   opt.seed = unsigned(args.get_int("--seed", int(opt.seed)));
   simulate_dataset(opt, args.positional()[0]);
-  const char* out = args.positional()[0].c_str();
-  std::printf("wrote %d micrographs to %s/micrographs, their particles to %s/box and %s/star%s%s%s\n", opt.count, out,
-              out, out, opt.denoised_jpeg ? ", the 8-bit denoised JPEGs to " : "", opt.denoised_jpeg ? out : "",
-              opt.denoised_jpeg ? "/jpg" : "");
+  const std::string out = args.positional()[0];
+  std::printf("wrote %d micrographs to %s/micrographs, their particles to %s/box and %s/star%s\n", opt.count,
+              out.c_str(), out.c_str(), out.c_str(),
+              opt.denoised_jpeg ? (", the 8-bit denoised JPEGs to " + out + "/jpg").c_str() : "");
   return 0;
 }
 

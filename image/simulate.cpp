@@ -479,14 +479,12 @@ Image draw_matter(const SimulationOptions& o, int index, const SimulatedMicrogra
 }
 
 // The micrograph as public benchmark sets ship it: low-passed to a fifth of the particle diameter
-// (a stand-in for their denoisers), mean +- 3 deviations stretched over the 256 grey levels.
+// (a stand-in for their denoisers), mean +- 3 deviations (crYOLO's STANDARD range, -0.5 to 0.5)
+// stretched over the 256 grey levels.
 Image denoised_8bit(const Image& image, int box_size) {
   Image grey = lowpass(image, std::min(0.5, 5 / (0.8 * box_size)));
-  double sum = 0, sum2 = 0;
-  for (float v : grey.pixels) sum += v, sum2 += double(v) * v;
-  const double n = double(grey.pixels.size()), mean = sum / n;
-  const double deviation = std::sqrt(std::max(1e-30, sum2 / n - mean * mean));
-  for (float& v : grey.pixels) v = float(127.5 + (v - mean) / (6 * deviation) * 255);
+  normalize_standard(grey);
+  for (float& v : grey.pixels) v = 127.5f + v * 255;
   return grey;
 }
 

@@ -26,5 +26,4 @@ Image read_mrc(const std::string& path);
 // read_mrc(path) gives the same Image back.
 void write_mrc(const std::string& path, const Image& image);
 
-
 }  // namespace cupick

@@ -279,15 +279,23 @@ TEST(Simulate, ShotNoiseCountsElectronsAtTheAskedSnr) {
   }
 }
 
+// The correlation of two images' pixels.
+double correlation(const Image& a, const Image& b) {
+  double sa = 0, sb = 0, saa = 0, sbb = 0, sab = 0;
+  const double n = double(a.pixels.size());
+  for (size_t i = 0; i < a.pixels.size(); ++i) {
+    const double u = a.pixels[i], v = b.pixels[i];
+    sa += u, sb += v, saa += u * u, sbb += v * v, sab += u * v;
+  }
+  return (sab / n - sa / n * sb / n) / std::sqrt((saa / n - sa * sa / n / n) * (sbb / n - sb * sb / n / n));
+}
+
 // The correlation of horizontally neighbouring pixels.
 double neighbour_correlation(const Image& image) {
-  double sa = 0, sb = 0, saa = 0, sbb = 0, sab = 0, n = 0;
+  Image left(image.width - 1, image.height), right(image.width - 1, image.height);
   for (int y = 0; y < image.height; ++y)
-    for (int x = 0; x + 1 < image.width; ++x) {
-      const double a = image.at(x, y), b = image.at(x + 1, y);
-      sa += a, sb += b, saa += a * a, sbb += b * b, sab += a * b, ++n;
-    }
-  return (sab / n - sa / n * sb / n) / std::sqrt((saa / n - sa * sa / n / n) * (sbb / n - sb * sb / n / n));
+    for (int x = 0; x + 1 < image.width; ++x) left.at(x, y) = image.at(x, y), right.at(x, y) = image.at(x + 1, y);
+  return correlation(left, right);
 }
 
 // Shot noise is white; after the detector's MTF neighbouring pixels share much of their noise.
@@ -324,14 +332,6 @@ TEST(Simulate, DenoisedJpegIsCloseToTheNoiselessOne) {
   clean.noise = false;
   simulate_dataset(o, (dir / "noisy").string());
   simulate_dataset(clean, (dir / "clean").string());
-  const auto correlation = [](const Image& a, const Image& b) {
-    double sa = 0, sb = 0, saa = 0, sbb = 0, sab = 0, n = double(a.pixels.size());
-    for (size_t i = 0; i < a.pixels.size(); ++i) {
-      const double u = a.pixels[i], v = b.pixels[i];
-      sa += u, sb += v, saa += u * u, sbb += v * v, sab += u * v;
-    }
-    return (sab / n - sa / n * sb / n) / std::sqrt((saa / n - sa * sa / n / n) * (sbb / n - sb * sb / n / n));
-  };
   for (int index = 0; index < o.count; ++index) {
     const std::string name = simulated_name(index);
     const auto read = [&](const char* set, const char* folder, const char* extension) {
