@@ -113,6 +113,23 @@ def boundary(fg):
     return fg & ~inner
 
 
+def window(cy, cx, R, shape):
+    """(y0, y1, x0, x1): the square of half-width R round (cy, cx), clipped to an image of `shape`."""
+    return max(cy - R, 0), min(cy + R + 1, shape[0]), max(cx - R, 0), min(cx + R + 1, shape[1])
+
+
+def take_back(field, removed, y0, x0, kern, K):
+    """Subtracts from `field` (a convolution with `kern`, half-width K) what the patch `removed` at
+    (y0, x0) contributed to it: the patch convolved alone, clipped to the image."""
+    H, W = field.shape
+    big = np.zeros((removed.shape[0] + 2 * K, removed.shape[1] + 2 * K), np.float32)
+    big[K:K + removed.shape[0], K:K + removed.shape[1]] = removed
+    delta = fftconvolve(big, kern, mode="same")
+    Y0, X0 = y0 - K, x0 - K
+    ya, yb, xa, xb = max(Y0, 0), min(Y0 + big.shape[0], H), max(X0, 0), min(X0 + big.shape[1], W)
+    field[ya:yb, xa:xb] -= delta[ya - Y0:yb - Y0, xa - X0:xb - X0]
+
+
 def fit_discs(fg, r, B, inside):
     """Greedy disc fit: centres (row, col) in pixel indices of `fg`, explaining the boundary
     pixels B, then covering what is left of `fg` & `inside` (the image, without its padding).
@@ -143,24 +160,19 @@ def fit_discs(fg, r, B, inside):
             break
         centres.append((cy, cx))
         # Remove the boundary pixels this disc explains and take their votes back.
-        y0, y1, x0, x1 = max(cy - R, 0), min(cy + R + 1, H), max(cx - R, 0), min(cx + R + 1, W)
+        y0, y1, x0, x1 = window(cy, cx, R, B.shape)
         yy, xx = np.mgrid[y0:y1, x0:x1]
         near = np.hypot(yy - cy, xx - cx) <= rb + ANNULUS_HALF_WIDTH
         removed = B[y0:y1, x0:x1] * near
         if removed.any():
             B[y0:y1, x0:x1] -= removed
-            big = np.zeros((y1 - y0 + 2 * K, x1 - x0 + 2 * K), np.float32)
-            big[K:K + y1 - y0, K:K + x1 - x0] = removed
-            delta = fftconvolve(big, kern, mode="same")
-            Y0, X0 = y0 - K, x0 - K
-            ya, yb, xa, xb = max(Y0, 0), min(Y0 + big.shape[0], H), max(X0, 0), min(X0 + big.shape[1], W)
-            acc[ya:yb, xa:xb] -= delta[ya - Y0:yb - Y0, xa - X0:xb - X0]
+            take_back(acc, removed, y0, x0, kern, K)
         # No second centre on top of this one.
-        y0, y1, x0, x1 = max(cy - S, 0), min(cy + S + 1, H), max(cx - S, 0), min(cx + S + 1, W)
+        y0, y1, x0, x1 = window(cy, cx, S, B.shape)
         yy, xx = np.mgrid[y0:y1, x0:x1]
         cand[y0:y1, x0:x1] &= np.hypot(yy - cy, xx - cx) > sep
         # Refresh the scores where votes or candidates changed.
-        y0, y1, x0, x1 = max(cy - 2 * R, 0), min(cy + 2 * R + 1, H), max(cx - 2 * R, 0), min(cx + 2 * R + 1, W)
+        y0, y1, x0, x1 = window(cy, cx, 2 * R, B.shape)
         score[y0:y1, x0:x1] = np.where(cand[y0:y1, x0:x1], acc[y0:y1, x0:x1], -1.0)
     extra = fill_uncovered(fg & inside, r, dt, centres)
     return centres + extra, len(extra)
@@ -187,16 +199,11 @@ def fill_uncovered(fg, r, dt, centres):
         if g[cy, cx] < min_gain:
             break
         extra.append((cy, cx))
-        y0, y1, x0, x1 = max(cy - R, 0), min(cy + R + 1, H), max(cx - R, 0), min(cx + R + 1, W)
+        y0, y1, x0, x1 = window(cy, cx, R, fg.shape)
         d = discs_image([(cy - y0, cx - x0)], r + 1, (y1 - y0, x1 - x0))
         removed = uncovered[y0:y1, x0:x1] * d
         uncovered[y0:y1, x0:x1] -= removed
-        big = np.zeros((y1 - y0 + 2 * R, x1 - x0 + 2 * R), np.float32)
-        big[R:R + y1 - y0, R:R + x1 - x0] = removed
-        delta = fftconvolve(big, disc, mode="same")
-        Y0, X0 = y0 - R, x0 - R
-        ya, yb, xa, xb = max(Y0, 0), min(Y0 + big.shape[0], H), max(X0, 0), min(X0 + big.shape[1], W)
-        gain[ya:yb, xa:xb] -= delta[ya - Y0:yb - Y0, xa - X0:xb - X0]
+        take_back(gain, removed, y0, x0, disc, R)
     return extra
 
 
@@ -204,7 +211,7 @@ def discs_image(centres, r, shape):
     out = np.zeros(shape, bool)
     R = int(math.ceil(r)) + 1
     for cy, cx in centres:
-        y0, y1, x0, x1 = max(cy - R, 0), min(cy + R + 1, shape[0]), max(cx - R, 0), min(cx + R + 1, shape[1])
+        y0, y1, x0, x1 = window(cy, cx, R, shape)
         yy, xx = np.mgrid[y0:y1, x0:x1]
         out[y0:y1, x0:x1] |= np.hypot(yy - cy, xx - cx) <= r
     return out
