@@ -218,8 +218,9 @@ void save_weights(const std::string& path, const std::vector<NamedParam>& params
         write_all(path, tmp, f, h.raw(), h.bytes());
         continue;
       }
+      const float* values = h.data<float>();
       std::vector<uint16_t> halves(h.count());
-      for (size_t i = 0; i < halves.size(); ++i) halves[i] = float_to_half(h.data<float>()[i]);
+      for (size_t i = 0; i < halves.size(); ++i) halves[i] = float_to_half(values[i]);
       write_all(path, tmp, f, halves.data(), halves.size() * 2);
     }
     // On the disk before the rename, so that a crash cannot leave `path` naming a partial file.
@@ -291,7 +292,8 @@ void load_weights(const std::string& path, const std::vector<NamedParam>& params
       std::vector<uint16_t> halves(host.count());
       if (!in.read(reinterpret_cast<char*>(halves.data()), std::streamsize(halves.size() * 2)))
         fail(path, "read error in tensor " + params[i].name);
-      for (size_t k = 0; k < halves.size(); ++k) host.data<float>()[k] = half_to_float(halves[k]);
+      float* values = host.data<float>();
+      for (size_t k = 0; k < halves.size(); ++k) values[k] = half_to_float(halves[k]);
     } else if (!in.read(static_cast<char*>(host.raw()), std::streamsize(host.bytes()))) {
       fail(path, "read error in tensor " + params[i].name);
     }
