@@ -4,11 +4,15 @@
 #pragma once
 #include <unistd.h>
 
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <string>
+
+#include "engine/error.h"
+#include "io/micrograph.h"
 
 namespace cupick::fuzz {
 
@@ -39,6 +43,35 @@ inline void require(bool promise, const char* what) {
   if (promise) return;
   std::fprintf(stderr, "fuzz: broken promise: %s\n", what);
   std::abort();
+}
+
+// What every micrograph reader promises of an image it returns for a file of `file_bytes`: sides and
+// pixel count within the caps, no more decoded bytes (at `bits_per_pixel`, the least a pixel can be
+// stored in) than such a file can hold, width x height finite pixels.
+inline void require_micrograph(const cupick::Image& image, size_t file_bytes, double bits_per_pixel) {
+  require(image.width > 0 && image.height > 0 && image.width <= cupick::max_micrograph_side &&
+              image.height <= cupick::max_micrograph_side,
+          "image sides in 1..max_micrograph_side");
+  require(image.pixels.size() == size_t(image.width) * size_t(image.height), "width x height pixels");
+  require(image.pixels.size() <= cupick::max_micrograph_pixels, "at most max_micrograph_pixels");
+  require(double(image.pixels.size()) * bits_per_pixel / 8 <= cupick::max_decoded_bytes_per_file_byte * double(file_bytes),
+          "no more decoded bytes than the file can hold");
+  for (float v : image.pixels) require(std::isfinite(v), "finite pixels only");
+}
+
+// A target for one micrograph reader: a rejected file is a cupick::Error; anything else (another
+// exception, a sanitizer report, a hang, an allocation over -malloc_limit_mb) is a finding.
+inline int fuzz_micrograph_reader(cupick::Image (*read)(const std::string&), const char* extension,
+                                  const uint8_t* data, size_t size, double bits_per_pixel) {
+  const InputFile input(data, size, extension);
+  cupick::Image image;
+  try {
+    image = read(input.path);
+  } catch (const cupick::Error&) {
+    return 0;
+  }
+  require_micrograph(image, size, bits_per_pixel);
+  return 0;
 }
 
 }  // namespace cupick::fuzz

@@ -1,6 +1,6 @@
 // JPEG micrographs through libjpeg(-turbo). libjpeg's default error handling prints and exits; ours
-// formats the message and longjmps back into decode(). What has to be freed lives in a JpegFile
-// owned by the caller, and no C++ object is born between setjmp and a longjmp.
+// formats the message and longjmps back into read_header() or read_rows(). What has to be freed
+// lives in a JpegFile owned by the caller, and no C++ object is born between setjmp and a longjmp.
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
@@ -8,6 +8,7 @@
 #include <csetjmp>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <vector>
 
 #include <jpeglib.h>  // after <cstdio>: it needs FILE
@@ -48,20 +49,25 @@ void on_message(j_common_ptr info, int level) {
   if (level < 0) on_error(info);
 }
 
-// Fills f.data with width x height grey bytes; false (with f.message) where libjpeg gave up.
-bool decode(JpegFile& f) {
+// Reads the header; false (with f.message) where libjpeg gave up. Nothing is allocated for the
+// pixels yet.
+bool read_header(JpegFile& f) {
   if (setjmp(f.jump)) return false;
   jpeg_create_decompress(&f.info);
   f.created = true;
   jpeg_stdio_src(&f.info, f.file);
   jpeg_read_header(&f.info, TRUE);
   f.info.out_color_space = JCS_GRAYSCALE;  // colour: libjpeg keeps the luminance Y = 0.299 R + 0.587 G + 0.114 B
+  return true;
+}
+
+// Fills f.data with width x height grey bytes; false (with f.message) where libjpeg gave up.
+bool read_rows(JpegFile& f) {
+  if (setjmp(f.jump)) return false;
   jpeg_start_decompress(&f.info);
   const JDIMENSION width = f.info.output_width, height = f.info.output_height;
-  if (f.info.output_components != 1 || width > JDIMENSION(max_micrograph_side) ||
-      height > JDIMENSION(max_micrograph_side)) {
-    std::snprintf(f.message, sizeof f.message, "implausible JPEG: %u x %u with %d components", unsigned(width),
-                  unsigned(height), f.info.output_components);
+  if (f.info.output_components != 1) {
+    std::snprintf(f.message, sizeof f.message, "%d components after conversion to grey", f.info.output_components);
     return false;
   }
   f.data.resize(size_t(width) * height);
@@ -83,7 +89,12 @@ Image read_jpeg(const std::string& path) {
   f.errors.error_exit = on_error;
   f.errors.emit_message = on_message;
   f.info.client_data = &f;
-  if (!decode(f)) throw Error(path + ": corrupt or unreadable JPEG: " + f.message);
+  auto corrupt = [&] { return Error(path + ": corrupt or unreadable JPEG: " + f.message); };
+  if (!read_header(f)) throw corrupt();
+  // Before jpeg_start_decompress, which allocates whole-image buffers for progressive files.
+  std::error_code ec;
+  check_claimed_size(path, "JPEG", f.info.image_width, f.info.image_height, 8, std::filesystem::file_size(path, ec));
+  if (!read_rows(f)) throw corrupt();
 
   const int width = int(f.info.output_width), height = int(f.info.output_height);
   Image image(width, height);

@@ -4,6 +4,7 @@
 #include <cctype>
 #include <cmath>
 #include <filesystem>
+#include <new>
 
 #include "io/mrc.h"
 
@@ -49,7 +50,27 @@ Image read_micrograph(const std::string& path) {
     for (const Format& f : formats) message.append(" ").append(f.extension);
     throw Error(message);
   }
-  return format->read(path);
+  try {
+    return format->read(path);
+  } catch (const std::bad_alloc&) {  // the readers' sizes are checked first: this is a full machine
+    throw Error(path + ": not enough memory to read it");
+  }
+}
+
+void check_claimed_size(const std::string& path, const char* format, uint64_t width, uint64_t height,
+                        double bits_per_pixel, uint64_t file_bytes) {
+  const std::string size = std::to_string(width) + " x " + std::to_string(height);
+  if (width == 0 || height == 0 || width > uint64_t(max_micrograph_side) || height > uint64_t(max_micrograph_side))
+    throw Error(path + ": implausible " + format + " size " + size + " (sides of 1 to " +
+                std::to_string(max_micrograph_side) + " pixels)");
+  if (width * height > max_micrograph_pixels)
+    throw Error(path + ": implausible " + format + " size " + size + ": more than " +
+                std::to_string(max_micrograph_pixels >> 20) + " M pixels");
+  const double decoded = double(width) * double(height) * bits_per_pixel / 8;
+  if (decoded > max_decoded_bytes_per_file_byte * double(file_bytes))
+    throw Error(path + ": the " + format + " header claims " + size + " pixels (" +
+                std::to_string(uint64_t(decoded)) + " bytes decoded), more than a file of " +
+                std::to_string(file_bytes) + " bytes can hold: damaged or truncated");
 }
 
 bool is_micrograph_path(const std::string& path) { return find_format(path) != nullptr; }

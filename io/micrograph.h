@@ -16,6 +16,7 @@
 // row r. A reader or writer of coordinates needs only the image height, never the file format.
 #pragma once
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -37,6 +38,18 @@ struct Image {
 // Larger sides are taken for a damaged header rather than a micrograph (the largest detector images,
 // EER at 4x, are 16,384 pixels a side).
 constexpr int max_micrograph_side = 65536;
+// More pixels than 16,384^2 (1 GiB as float32) are taken for a damaged or hostile header too.
+constexpr size_t max_micrograph_pixels = size_t(1) << 28;
+// No compressed micrograph decodes to more bytes than this many per byte of its file: deflate (PNG,
+// TIFF) cannot expand further, a Huffman-coded JPEG not even half as far (64 pixels per bit at
+// best), and micrographs, which are mostly noise, compress by a few times at most.
+constexpr double max_decoded_bytes_per_file_byte = 1032;
+
+// Throws Error naming the file unless a width x height header is believable before anything is
+// allocated for it: sides in 1..max_micrograph_side, at most max_micrograph_pixels, and no more
+// decoded bytes (bits_per_pixel as stored) than a file of file_bytes can hold compressed.
+void check_claimed_size(const std::string& path, const char* format, uint64_t width, uint64_t height,
+                        double bits_per_pixel, uint64_t file_bytes);
 
 // A y coordinate from a box, STAR or CBOX file (up from the bottom edge) as an Image y (down from the
 // top edge), and back: the conversion is its own inverse.

@@ -132,6 +132,7 @@ Image read_mrc(const std::string& path) {
     fail(path, "MRC mode " + std::to_string(h.mode) + (mode ? std::string(" (") + mode->name + ")" : std::string()) +
                    " is not supported; supported modes: " + supported_modes());
   if (h.nsymbt < 0) fail(path, "negative extended header length " + std::to_string(h.nsymbt) + " at byte 92");
+  check_claimed_size(path, "MRC", uint64_t(h.nx), uint64_t(h.ny), 8.0 * mode->bytes, file_bytes);  // the pixel cap
 
   const uintmax_t data_start = uintmax_t(header_bytes) + uintmax_t(h.nsymbt);
   const uintmax_t expected = uintmax_t(h.nx) * uintmax_t(h.ny) * uintmax_t(mode->bytes);

@@ -1,7 +1,8 @@
 // PNG micrographs through libpng. libpng reports a fatal problem by calling our error function,
-// which must not return: it longjmps back into decode(). Everything that has to be freed lives in a
-// PngFile owned by the caller, so neither path leaks, and no C++ object is born between setjmp and
-// a longjmp (that would be undefined behaviour).
+// which must not return: it longjmps back into read_header() or read_rows(). Everything that has to
+// be freed lives in a PngFile owned by the caller, so neither path leaks, and no C++ object is born
+// between setjmp and a longjmp (that would be undefined behaviour). The header's size is checked
+// against the file's length between the two, before anything is allocated for the pixels.
 #include <png.h>
 
 #include <cerrno>
@@ -9,6 +10,7 @@
 #include <csetjmp>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 
 #include "io/micrograph.h"
 
@@ -24,6 +26,7 @@ struct PngFile {
   std::vector<png_bytep> rows;   // where each row starts in data
   png_uint_32 width = 0, height = 0;
   int channels = 0, bits = 0;    // after the transforms: 1 or 3 channels of 8 or 16 bits
+  int stored_bits = 0;           // per pixel in the file, all channels
   char message[256] = "";
 
   ~PngFile() {
@@ -41,12 +44,14 @@ void on_error(png_structp png, png_const_charp text) {
 // Benign complaints (an sRGB profile libpng dislikes, a bad ancillary chunk) do not stop reading.
 void on_warning(png_structp, png_const_charp) {}
 
-// Fills f.data; false (with f.message) where libpng gave up.
-bool decode(PngFile& f) {
+// Reads the header and sets up the transforms (f.width ... f.bits, f.stored_bits); false (with
+// f.message) where libpng gave up. Nothing is allocated for the pixels yet.
+bool read_header(PngFile& f) {
   if (setjmp(png_jmpbuf(f.png))) return false;
   png_init_io(f.png, f.file);
   png_set_sig_bytes(f.png, 8);
   png_read_info(f.png, f.info);
+  f.stored_bits = png_get_channels(f.png, f.info) * png_get_bit_depth(f.png, f.info);
   const int colour = png_get_color_type(f.png, f.info);
   if (colour == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(f.png);
   if (colour == PNG_COLOR_TYPE_GRAY && png_get_bit_depth(f.png, f.info) < 8) png_set_expand_gray_1_2_4_to_8(f.png);
@@ -57,11 +62,12 @@ bool decode(PngFile& f) {
   f.height = png_get_image_height(f.png, f.info);
   f.channels = png_get_channels(f.png, f.info);
   f.bits = png_get_bit_depth(f.png, f.info);
-  if (f.width == 0 || f.height == 0 || f.width > png_uint_32(max_micrograph_side) ||
-      f.height > png_uint_32(max_micrograph_side)) {
-    std::snprintf(f.message, sizeof f.message, "implausible size %u x %u", unsigned(f.width), unsigned(f.height));
-    return false;
-  }
+  return true;
+}
+
+// Fills f.data; false (with f.message) where libpng gave up.
+bool read_rows(PngFile& f) {
+  if (setjmp(png_jmpbuf(f.png))) return false;
   const size_t row_bytes = png_get_rowbytes(f.png, f.info);
   f.data.resize(row_bytes * f.height);
   f.rows.resize(f.height);
@@ -83,11 +89,15 @@ Image read_png(const std::string& path) {
   f.png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &f, on_error, on_warning);
   if (f.png) f.info = png_create_info_struct(f.png);
   if (!f.png || !f.info) throw Error(path + ": libpng could not start (out of memory?)");
-  if (!decode(f)) {
+  auto corrupt = [&] {
     // libpng's own word for a file that ends too early.
     const bool short_read = std::strcmp(f.message, "Read Error") == 0;
-    throw Error(path + ": corrupt or unreadable PNG: " + (short_read ? "the file ends too early" : f.message));
-  }
+    return Error(path + ": corrupt or unreadable PNG: " + (short_read ? "the file ends too early" : f.message));
+  };
+  if (!read_header(f)) throw corrupt();
+  std::error_code ec;
+  check_claimed_size(path, "PNG", f.width, f.height, f.stored_bits, std::filesystem::file_size(path, ec));
+  if (!read_rows(f)) throw corrupt();
   if (f.channels != 1 && f.channels != 3)
     throw Error(path + ": " + std::to_string(f.channels) + " channels after decoding; expected grey or RGB");
 

@@ -7,6 +7,7 @@
 #include <cstdarg>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <memory>
 
 #include "io/micrograph.h"
@@ -71,12 +72,18 @@ Image read_tiff(const std::string& path) {
   // libtiff's own "cannot open" message lacks the reason; ask the system first.
   if (FILE* probe = std::fopen(path.c_str(), "rb")) std::fclose(probe);
   else fail(path, std::string("cannot open: ") + std::strerror(errno));
+  std::error_code ec;
+  const uint64_t file_bytes = std::filesystem::file_size(path, ec);
+  if (ec) fail(path, "cannot open: " + ec.message());
 
   std::string messages;
   auto problem = [&](const std::string& what) { return messages.empty() ? what : what + " (" + messages + ")"; };
   TIFFOpenOptions* options = TIFFOpenOptionsAlloc();
   TIFFOpenOptionsSetErrorHandlerExtR(options, collect_error, &messages);
   TIFFOpenOptionsSetWarningHandlerExtR(options, ignore_warning, nullptr);
+  // No single allocation of libtiff's larger than what this file could decode to (strips, tiles,
+  // tag arrays): a header's word alone never takes gigabytes.
+  TIFFOpenOptionsSetMaxSingleMemAlloc(options, tmsize_t(max_decoded_bytes_per_file_byte * double(file_bytes)) + (1 << 20));
   std::unique_ptr<TIFF, CloseTiff> tif(TIFFOpenExt(path.c_str(), "r", options));
   TIFFOpenOptionsFree(options);  // the handle keeps its own copy of the handlers
   if (!tif) fail(path, problem("not a readable TIFF file"));
@@ -94,8 +101,7 @@ Image read_tiff(const std::string& path) {
   TIFFGetFieldDefaulted(t, TIFFTAG_SAMPLEFORMAT, &format);
   if (samples != 1) fail(path, std::to_string(samples) + " samples per pixel (colour?); a micrograph has one");
   const Sample type = sample_type(path, format, bits);
-  if (width == 0 || height == 0 || width > uint32_t(max_micrograph_side) || height > uint32_t(max_micrograph_side))
-    fail(path, "implausible TIFF size " + std::to_string(width) + " x " + std::to_string(height));
+  check_claimed_size(path, "TIFF", width, height, bits, file_bytes);
 
   Image image{int(width), int(height)};
   const size_t sample_bytes = bits / 8;
@@ -104,6 +110,7 @@ Image read_tiff(const std::string& path) {
     TIFFGetField(t, TIFFTAG_TILEWIDTH, &tile_w);
     TIFFGetField(t, TIFFTAG_TILELENGTH, &tile_h);
     if (tile_w == 0 || tile_h == 0) fail(path, problem("TIFF tiles without a size"));
+    check_claimed_size(path, "TIFF tile", tile_w, tile_h, bits, file_bytes);
     std::vector<unsigned char> tile(size_t(TIFFTileSize(t)));
     if (tile.size() < size_t(tile_w) * tile_h * sample_bytes) fail(path, problem("TIFF tile size does not add up"));
     for (uint32_t y0 = 0; y0 < height; y0 += tile_h)

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Fuzzes cupick's file readers with libFuzzer (clang from Debian), one target after another, each for
-# a bounded time: the MRC, STAR, EMAN .box, crYOLO .cbox and config readers (fuzz/fuzz_*.cpp).
+# a bounded time: the MRC, PNG, JPEG, TIFF, STAR, EMAN .box, crYOLO .cbox and config readers
+# (fuzz/fuzz_*.cpp).
 #
-#   scripts/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]     targets: mrc star box cbox config (default: all)
+#   scripts/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]     targets: mrc png jpeg tiff star box cbox config (default: all)
 #
 # Builds into build-fuzz/ (CUPICK_FUZZ=ON, clang++). The corpus each run grows is kept there,
 # build-fuzz/corpus/<target>, seeded from fuzz/corpus/<target>; a crashing, leaking, hanging or
@@ -13,11 +14,11 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 seconds=${1:-60}
 shift $(( $# > 0 ? 1 : 0 ))
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(mrc star box cbox config)
+[ ${#targets[@]} -gt 0 ] || targets=(mrc png jpeg tiff star box cbox config)
 build=${CUPICK_FUZZ_BUILD:-$root/build-fuzz}
 case $seconds in ''|*[!0-9]*) echo "fuzz: seconds per target must be a whole number, got '$seconds'" >&2; exit 2 ;; esac
 for t in "${targets[@]}"; do
-  [ -f "$root/fuzz/fuzz_$t.cpp" ] || { echo "fuzz: no target '$t' (mrc star box cbox config)" >&2; exit 2; }
+  [ -f "$root/fuzz/fuzz_$t.cpp" ] || { echo "fuzz: no target '$t' (mrc png jpeg tiff star box cbox config)" >&2; exit 2; }
 done
 
 "$root/scripts/deps.sh"  # cmake, ninja, the libraries; CMake needs the CUDA toolkit even here
@@ -49,14 +50,15 @@ for t in "${targets[@]}"; do
   corpus=$build/corpus/$t artifacts=$build/artifacts/$t log=$build/logs/$t.log
   mkdir -p "$corpus" "$artifacts" "$build/logs"
   dict=$root/fuzz/star.dict max_len=4096
-  [ "$t" = mrc ] && dict=$root/fuzz/mrc.dict max_len=8192
+  case $t in mrc|png|jpeg|tiff) dict=$root/fuzz/$t.dict max_len=8192 ;; esac
   [ "$t" = config ] && dict=$root/fuzz/config.dict
   echo "fuzz: $t for ${seconds} s, log in $log"
   touch "$artifacts/.start"
   rc=0
   # One process, one job: libFuzzer stops at the first finding and leaves it in $artifacts.
-  # -timeout: seconds per input; -rss_limit_mb: the whole process; -malloc_limit_mb: one allocation.
-  "$build/cupick_fuzz_$t" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=1024 \
+  # -timeout: seconds per input; -rss_limit_mb: the whole process; -malloc_limit_mb: one allocation
+  # (2 GiB each: a 16,384^2 float micrograph, the largest believable, is 1 GiB).
+  "$build/cupick_fuzz_$t" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=2048 \
       -max_len="$max_len" -dict="$dict" -artifact_prefix="$artifacts/" -print_final_stats=1 \
       "$corpus" "$root/fuzz/corpus/$t" >"$log" 2>&1 || rc=$?
   findings=$(find "$artifacts" -type f -newer "$artifacts/.start" ! -name .start | wc -l)

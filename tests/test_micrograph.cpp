@@ -411,6 +411,28 @@ TEST_F(Tiff, ErrorsNameTheProblemAndLibtiffStaysQuiet) {
   EXPECT_EQ(testing::internal::GetCapturedStderr(), "");
 }
 
+// A deflate TIFF declaring 16000 x 16000 pixels in one strip of which one row was written.
+TEST_F(Tiff, HeaderClaimingMoreThanTheFileHoldsIsAnError) {
+  TIFF* t = TIFFOpen(path("big.tif").c_str(), "w");
+  ASSERT_NE(t, nullptr);
+  TIFFSetField(t, TIFFTAG_IMAGEWIDTH, uint32_t(16000));
+  TIFFSetField(t, TIFFTAG_IMAGELENGTH, uint32_t(16000));
+  TIFFSetField(t, TIFFTAG_SAMPLESPERPIXEL, uint16_t(1));
+  TIFFSetField(t, TIFFTAG_BITSPERSAMPLE, uint16_t(8));
+  TIFFSetField(t, TIFFTAG_PHOTOMETRIC, PHOTOMETRIC_MINISBLACK);
+  TIFFSetField(t, TIFFTAG_PLANARCONFIG, PLANARCONFIG_CONTIG);
+  TIFFSetField(t, TIFFTAG_COMPRESSION, uint16_t(COMPRESSION_ADOBE_DEFLATE));
+  TIFFSetField(t, TIFFTAG_ROWSPERSTRIP, uint32_t(16000));
+  std::vector<uint8_t> row(16000, 3);
+  ASSERT_EQ(TIFFWriteScanline(t, row.data(), 0, 0), 1);
+  TIFFClose(t);
+  ASSERT_LT(fs::file_size(path("big.tif")), 4096u);
+  testing::internal::CaptureStderr();
+  EXPECT_THAT(error_of([&] { read_micrograph(path("big.tif")); }),
+              HasSubstr(path("big.tif") + ": the TIFF header claims 16000 x 16000 pixels"));
+  EXPECT_EQ(testing::internal::GetCapturedStderr(), "");
+}
+
 // ---- PNG ----
 
 void write_png(const std::string& path, int width, int height, uint32_t format, const void* values) {
@@ -463,6 +485,42 @@ TEST_F(Png, CorruptFilesAreErrors) {
     EXPECT_THAT(message, HasSubstr(path(name))) << name;
     EXPECT_THAT(message, HasSubstr(piece)) << name;
   }
+}
+
+// The CRC-32 of PNG chunks (ISO 3309), to patch a header and keep the file otherwise valid.
+uint32_t png_crc(const std::string& bytes) {
+  uint32_t crc = 0xffffffffu;
+  for (unsigned char b : bytes) {
+    crc ^= b;
+    for (int k = 0; k < 8; ++k) crc = (crc >> 1) ^ (0xedb88320u & (0u - (crc & 1u)));
+  }
+  return ~crc;
+}
+
+std::string big_endian(uint32_t v, int bytes) {
+  std::string s;
+  for (int i = bytes - 1; i >= 0; --i) s += char((v >> (8 * i)) & 0xff);
+  return s;
+}
+
+// A valid small PNG whose IHDR is made to claim width x height: nothing may be allocated for the
+// claim before it is checked against the file's length.
+TEST_F(Png, HeaderClaimingMoreThanTheFileHoldsIsAnError) {
+  write_png_grey8(path("small.png"), 8, 8, std::vector<uint8_t>(64, 7));
+  const std::string small = read_bytes(path("small.png"));
+  auto claiming = [&](uint32_t width, uint32_t height) {
+    std::string s = small;
+    s.replace(16, 8, big_endian(width, 4) + big_endian(height, 4));  // IHDR's data starts at byte 16
+    s.replace(29, 4, big_endian(png_crc(s.substr(12, 17)), 4));      // its CRC covers type and data
+    return s;
+  };
+  write_bytes(path("huge.png"), claiming(65536, 65536));
+  write_bytes(path("big.png"), claiming(16000, 16000));
+  EXPECT_THAT(error_of([&] { read_micrograph(path("huge.png")); }),
+              HasSubstr(path("huge.png") + ": implausible PNG size 65536 x 65536: more than 256 M pixels"));
+  EXPECT_THAT(error_of([&] { read_micrograph(path("big.png")); }),
+              HasSubstr(path("big.png") + ": the PNG header claims 16000 x 16000 pixels (256000000 bytes decoded), "
+                                          "more than a file of " + std::to_string(small.size()) + " bytes can hold"));
 }
 
 // ---- JPEG ----
@@ -531,6 +589,27 @@ TEST_F(Jpeg, CorruptFilesAreErrors) {
   }
   EXPECT_EQ(testing::internal::GetCapturedStderr(), "");
   EXPECT_THAT(error_of([&] { read_micrograph(path("missing.jpeg")); }), HasSubstr("cannot open"));
+}
+
+// A valid small JPEG whose frame header (SOF0) is made to claim width x height.
+TEST_F(Jpeg, HeaderClaimingMoreThanTheFileHoldsIsAnError) {
+  write_jpeg(path("small.jpg"), 16, 16, 1, std::vector<uint8_t>(256, 90));
+  const std::string small = read_bytes(path("small.jpg"));
+  const size_t sof = small.find("\xff\xc0");
+  ASSERT_NE(sof, std::string::npos);
+  auto claiming = [&](uint32_t width, uint32_t height) {
+    std::string s = small;
+    s.replace(sof + 5, 4, big_endian(height, 2) + big_endian(width, 2));  // after marker, length and precision
+    return s;
+  };
+  write_bytes(path("huge.jpg"), claiming(60000, 60000));
+  write_bytes(path("big.jpg"), claiming(4000, 4000));
+  testing::internal::CaptureStderr();
+  EXPECT_THAT(error_of([&] { read_micrograph(path("huge.jpg")); }),
+              HasSubstr(path("huge.jpg") + ": implausible JPEG size 60000 x 60000: more than 256 M pixels"));
+  EXPECT_THAT(error_of([&] { read_micrograph(path("big.jpg")); }),
+              HasSubstr(path("big.jpg") + ": the JPEG header claims 4000 x 4000 pixels"));
+  EXPECT_EQ(testing::internal::GetCapturedStderr(), "");
 }
 
 }  // namespace
