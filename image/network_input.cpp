@@ -9,6 +9,21 @@ namespace cupick {
 
 namespace {
 
+// Reads the micrograph and refuses shapes no network input can be made of: resizing keeps the
+// aspect ratio, so a 2 x 4000 image would become a 128 x 256,000 input (1 GB).
+Image read_checked(const std::string& path) {
+  Image image = read_micrograph(path);
+  const int short_side = std::min(image.width, image.height), long_side = std::max(image.width, image.height);
+  const std::string size = std::to_string(image.width) + " x " + std::to_string(image.height);
+  if (short_side < min_micrograph_side)
+    throw Error(path + ": " + size + " pixels is too small to pick in: a micrograph needs at least " +
+                std::to_string(min_micrograph_side) + " pixels a side");
+  if (long_side > max_micrograph_aspect * short_side)
+    throw Error(path + ": " + size + " pixels is too thin to be a micrograph: the long side may be at most " +
+                std::to_string(int(max_micrograph_aspect)) + " times the short one");
+  return image;
+}
+
 // Reads a micrograph and low-pass filters it when the config asks. The cutoff refers to the
 // network's input, which samples the micrograph `scale` times as finely: the filter runs before
 // resizing, at cutoff x scale, so resizing does not alias.
@@ -44,7 +59,7 @@ Prepared to_network(const Image& image, const Tile& tile, int width, int height,
 }  // namespace
 
 Prepared prepare_micrograph(const std::string& path, const ModelConfig& model, GpuLowpass* gpu) {
-  Image image = read_micrograph(path);
+  Image image = read_checked(path);
   const NetworkInput size = network_input_size(image.width, image.height, model.input_size);
   const double scale = std::max(double(size.width) / image.width, double(size.height) / image.height);
   image = read_filtered(path, model, gpu, std::move(image), scale);
@@ -57,7 +72,7 @@ std::vector<Prepared> prepare_patches(const std::string& path, const ModelConfig
     patches.push_back(prepare_micrograph(path, model, gpu));
     return patches;
   }
-  Image image = read_micrograph(path);
+  Image image = read_checked(path);
   std::vector<Tile> tiles;
   try {
     tiles = make_tiles(image.width, image.height, model.num_patches, model.overlap_patches);

@@ -21,6 +21,11 @@ struct Prepared {
   int x0 = 0, y0 = 0;      // patch mode: the patch's top-left corner in the micrograph; else 0
 };
 
+// Micrographs outside these bounds are refused, naming the file: the network's smallest input is
+// 32 pixels a side, and the widest camera frame (K3's 5760 x 4092) is 1.4 times as wide as high.
+constexpr int min_micrograph_side = 32;
+constexpr double max_micrograph_aspect = 4;
+
 // Reads, low-pass filters (cached in the config's filter folder; the cutoff refers to the resized
 // image, so the filter runs on the micrograph at cutoff x scale, before resizing: no aliasing),
 // resizes to the network input size (docs/BEHAVIOUR.md §3) and normalises a micrograph. The filter

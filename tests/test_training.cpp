@@ -456,6 +456,37 @@ TEST(Picking, BoxFileRoundTripsThroughTheNetworkInput) {
   expect_picks_are(picks_from_head(perfect_head(e.boxes, p), 0, p, {{48.f, 48.f}}, 48, 0.3f, PickOptions{}), truth);
 }
 
+// Resizing keeps the aspect ratio: a thin or tiny image would make a huge or meaningless network
+// input, so it is refused naming the file, whole or in patches.
+TEST(Picking, ThinAndTinyMicrographsAreRefused) {
+  const test::TempDir dir;
+  std::filesystem::create_directories(dir.path / "mic");
+  write_mrc(dir / "mic/sliver.mrc", Image(2, 4000));
+  write_mrc(dir / "mic/thin.mrc", Image(40, 4000));
+  write_mrc(dir / "mic/wide.mrc", Image(1000, 240));
+  write_mrc(dir / "mic/tiny.mrc", Image(31, 40));
+  ModelConfig model;
+  model.filter.reset();
+  for (int patches : {1, 2}) {
+    model.num_patches = patches;
+    for (const auto& [name, piece] : std::vector<std::pair<std::string, std::string>>{
+             {"sliver.mrc", "2 x 4000 pixels is too small"},
+             {"thin.mrc", "40 x 4000 pixels is too thin"},
+             {"wide.mrc", "1000 x 240 pixels is too thin"},
+             {"tiny.mrc", "31 x 40 pixels is too small"}}) {
+      try {
+        prepare_patches(dir / ("mic/" + name), model);
+        ADD_FAILURE() << name << " was prepared";
+      } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find(dir / ("mic/" + name) + ": " + piece), std::string::npos)
+            << e.what();
+      }
+    }
+  }
+  write_mrc(dir / "mic/ok.mrc", Image(128, 32));  // 4 : 1 and 32 pixels: the limits themselves
+  EXPECT_EQ(prepare_micrograph(dir / "mic/ok.mrc", model).image.shape(), (Shape{1, 1, 1024, 4096}));
+}
+
 // Patch mode: 2 x 2 overlapping patches of a 400 x 300 micrograph. Every box goes to the patches
 // that hold its centre, in each patch's own network pixels; a perfect head for every patch, merged,
 // gives the file's boxes again, once each (the overlaps' duplicates suppressed).
