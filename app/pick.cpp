@@ -1,7 +1,5 @@
 #include "app/pick.h"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <csignal>
 #include <cstdio>
@@ -15,19 +13,6 @@
 namespace fs = std::filesystem;
 
 namespace cupick {
-
-namespace {
-
-// A private filter cache for --otf, removed however picking ends.
-struct TemporaryFolder {
-  std::string path;
-  ~TemporaryFolder() {
-    std::error_code ec;
-    if (!path.empty()) fs::remove_all(path, ec);
-  }
-};
-
-}  // namespace
 
 std::vector<std::string> expand_micrograph_inputs(const std::vector<std::string>& inputs) {
   std::vector<std::string> files;
@@ -53,11 +38,7 @@ PickSummary pick_from_config(const PickRequest& request, size_t& micrographs) {
   if (!config.model.anchors)
     throw Error(request.config_path +
                 ": model.anchors is missing: picking needs the box size, \"anchors\": [width, height]");
-  TemporaryFolder otf;
-  if (request.filter_on_the_fly && config.model.filter) {
-    otf.path = (fs::temp_directory_path() / ("cupick_otf_" + std::to_string(getpid()))).string();
-    config.model.filter->folder = otf.path;
-  }
+  if (request.filter_on_the_fly && config.model.filter) config.model.filter->folder.clear();  // no cache: in memory
   const std::vector<std::string> files = expand_micrograph_inputs(request.inputs);
   micrographs = files.size();
   std::string weights = request.weights;

@@ -16,7 +16,7 @@ struct PickRequest {
   std::string output;               // gets CBOX/, EMAN/, STAR/, DISTR/
   PickOptions options;
   DeviceChoice devices;
-  bool filter_on_the_fly = false;   // --otf: filter into a private folder, removed at the end
+  bool filter_on_the_fly = false;   // --otf: filter in memory, no cache written
 };
 
 // Files and folders to one sorted list of micrographs without repeats. Error naming a path that

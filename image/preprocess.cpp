@@ -6,6 +6,7 @@
 #include <array>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <limits>
 #include <memory>
@@ -141,29 +142,63 @@ Image lowpass(const Image& image, double cutoff) {
   return filtered;
 }
 
-std::string lowpass_cache_path(const std::string& micrograph_path, double cutoff, const std::string& cache_dir) {
-  // The folder's hash keeps apart micrographs of one name in different folders (every data set
-  // has its own "sim_0000" or "FoilHole_1"), which would otherwise be served each other's images.
-  const std::string folder = fs::absolute(micrograph_path).lexically_normal().parent_path().string();
-  uint32_t hash = 2166136261u;  // FNV-1a
-  for (unsigned char c : folder) hash = (hash ^ c) * 16777619u;
-  char tag[16];
-  std::snprintf(tag, sizeof tag, "_%08x", hash);
-  const std::string name = fs::path(micrograph_path).stem().string() + tag + "_lp" + cutoff_text(cutoff) + ".mrc";
-  return (fs::path(cache_dir) / name).string();
+uint64_t content_hash(const Image& image) {
+  // A multiply-rotate mix over 64-bit words (the two sides, then the pixels' bits): several GB/s,
+  // so hashing a 4096^2 micrograph costs a few per cent of filtering it. A cache key, not a
+  // cryptographic hash.
+  constexpr uint64_t k1 = 0x9e3779b97f4a7c15ull, k2 = 0xbf58476d1ce4e5b9ull;
+  uint64_t h = (uint64_t(uint32_t(image.width)) << 32 | uint32_t(image.height)) * k1;
+  auto mix = [&](uint64_t word) {
+    h ^= word * k2;
+    h = (h << 31 | h >> 33) * k1;
+  };
+  const size_t n = image.pixels.size();
+  const auto* bits = reinterpret_cast<const unsigned char*>(image.pixels.data());
+  for (size_t i = 0; i + 1 < n; i += 2) {
+    uint64_t word;
+    std::memcpy(&word, bits + i * sizeof(float), sizeof word);
+    mix(word);
+  }
+  if (n % 2) {
+    uint32_t last;
+    std::memcpy(&last, bits + (n - 1) * sizeof(float), sizeof last);
+    mix(last);
+  }
+  h ^= h >> 29;  // a final avalanche, so that every input bit reaches every output bit
+  h *= k2;
+  return h ^ (h >> 32);
+}
+
+std::string lowpass_cache_path(const std::string& micrograph_path, const Image& image, double cutoff,
+                               const std::string& cache_dir) {
+  // The path's hash keeps apart micrographs of one name in different folders (every data set has
+  // its own "sim_0000" or "FoilHole_1"); the content's hash makes a replaced micrograph a new
+  // entry, whatever its file time says.
+  const std::string where = fs::absolute(micrograph_path).lexically_normal().string();
+  uint32_t path_hash = 2166136261u;  // FNV-1a
+  for (unsigned char c : where) path_hash = (path_hash ^ c) * 16777619u;
+  char tag[40];
+  std::snprintf(tag, sizeof tag, "_%08x_%016llx", path_hash, static_cast<unsigned long long>(content_hash(image)));
+  // The hashes tell entries apart, so a long base name may be cut (at a character's start) to keep
+  // the cache's name within the 255 bytes a file name may have, with room for write_mrc's suffix.
+  std::string stem = fs::path(micrograph_path).stem().string();
+  constexpr size_t max_stem = 160;
+  if (stem.size() > max_stem) {
+    size_t cut = max_stem;
+    while (cut > 0 && (static_cast<unsigned char>(stem[cut]) & 0xc0) == 0x80) --cut;  // UTF-8 continuation
+    stem.resize(cut);
+  }
+  return (fs::path(cache_dir) / (stem + tag + "_lp" + cutoff_text(cutoff) + ".mrc")).string();
 }
 
 Image lowpass_cached(const std::string& micrograph_path, const Image& image, double cutoff,
                      const std::string& cache_dir, GpuLowpass* gpu) {
   check_cutoff(cutoff);
-  const std::string cache = lowpass_cache_path(micrograph_path, cutoff, cache_dir);
-
-  std::error_code cache_error, micrograph_error;
-  const auto cache_time = fs::last_write_time(cache, cache_error);
-  const auto micrograph_time = fs::last_write_time(micrograph_path, micrograph_error);
-  // Not older, rather than newer: file times are coarse, and a cache written right after the
-  // micrograph may carry the same time.
-  if (!cache_error && !micrograph_error && cache_time >= micrograph_time) {
+  auto filter = [&] { return gpu ? gpu->filter(image, cutoff) : lowpass(image, cutoff); };
+  if (cache_dir.empty()) return filter();  // no cache: on the fly, in memory
+  const std::string cache = lowpass_cache_path(micrograph_path, image, cutoff, cache_dir);
+  std::error_code exists_error;
+  if (fs::exists(cache, exists_error)) {
     try {
       Image cached = read_mrc(cache);
       if (cached.width == image.width && cached.height == image.height) return cached;
@@ -172,7 +207,7 @@ Image lowpass_cached(const std::string& micrograph_path, const Image& image, dou
     }
   }
 
-  Image filtered = gpu ? gpu->filter(image, cutoff) : lowpass(image, cutoff);
+  Image filtered = filter();
   std::error_code ec;
   fs::create_directories(cache_dir, ec);
   if (ec) throw Error(cache_dir + ": cannot create the filter cache folder: " + ec.message());

@@ -8,6 +8,7 @@
 // included (a box is an area, not a set of pixel centres), and resize_bilinear samples the source at
 // exactly that map of each destination pixel centre.
 #pragma once
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -84,18 +85,23 @@ std::mutex& fftw_planner_mutex();
 int lowpass_padded_size(int side, double cutoff);
 
 // lowpass() with a cache: the result is kept in `cache_dir` (created if missing) as
-// "<micrograph base name>_<hash of its folder>_lp<cutoff>.mrc" (e.g. "Grid1_003_5f3c0a91_lp0.1.mrc";
-// the hash keeps micrographs of one name in different folders apart), and read from there instead
-// of being computed when that file exists, is not older than the micrograph file and holds an image
-// of the same size as `image` (a changed input size is not served from a stale file). A different
-// cutoff is a different file. Files are written under a temporary name and renamed (write_mrc), so
-// a reader never sees half a file; two callers filtering the SAME micrograph at once may both
-// compute it, which is harmless. Filters on `gpu` when given, else on the CPU.
+// "<micrograph base name>_<hash of its path>_<hash of its pixels>_lp<cutoff>.mrc" (e.g.
+// "Grid1_003_5f3c0a91_0c1d2e3f4a5b6c7d_lp0.1.mrc"), and read from there instead of being computed
+// when that file holds an image of the same size. Same-named micrographs of different folders are
+// different files, and so is a micrograph replaced by another (whatever the files' times say); so is
+// another cutoff. Files are written under a temporary name and renamed (write_mrc), so a reader
+// never sees half a file; two callers filtering the SAME micrograph at once may both compute it,
+// which is harmless. An empty `cache_dir` filters without a cache (predict --otf). Filters on `gpu`
+// when given, else on the CPU.
 Image lowpass_cached(const std::string& micrograph_path, const Image& image, double cutoff,
                      const std::string& cache_dir, GpuLowpass* gpu = nullptr);
 
-// The cache file lowpass_cached uses.
-std::string lowpass_cache_path(const std::string& micrograph_path, double cutoff, const std::string& cache_dir);
+// The cache file lowpass_cached uses for `image`, read from `micrograph_path`.
+std::string lowpass_cache_path(const std::string& micrograph_path, const Image& image, double cutoff,
+                               const std::string& cache_dir);
+
+// A 64-bit hash of an image's size and pixels (their bits: 0.0 and -0.0 differ), for cache keys.
+uint64_t content_hash(const Image& image);
 
 // ---- Network input size and resizing ------------------------------------------------------------
 

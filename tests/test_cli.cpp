@@ -354,6 +354,32 @@ TEST_F(Cli, PredictResumesWhereItStopped) {
   EXPECT_TRUE(fs::exists(dir.path / "out" / "EMAN" / "m2.box"));
 }
 
+// --otf filters in memory: the same picks as through the filter cache, and nothing written
+// anywhere else (neither the cache folder nor a temporary one).
+TEST_F(Cli, PredictOnTheFlyWritesNothingButItsOutputs) {
+  write_micrographs(dir);
+  const std::string config = write_config(dir);
+  const std::string tmp = dir / "tmp", weights_file = weights();  // the weights first: into the usual place
+  fs::create_directories(tmp);
+  const char* old_tmpdir = std::getenv("TMPDIR");
+  const std::string saved = old_tmpdir ? old_tmpdir : "";
+  setenv("TMPDIR", tmp.c_str(), 1);  // where a temporary folder would go
+  const Result otf = cupick(dir, "predict -c " + config + " -w " + weights_file + " -i " + (dir / "mic") + " -o " +
+                                     (dir / "otf") + " --cpu -t 0 --otf");
+  if (old_tmpdir) setenv("TMPDIR", saved.c_str(), 1);
+  else unsetenv("TMPDIR");
+  ASSERT_EQ(otf.status, 0) << otf.err;
+  EXPECT_FALSE(fs::exists(dir / "filtered"));
+  for (const fs::directory_entry& e : fs::recursive_directory_iterator(tmp)) ADD_FAILURE() << "written: " << e.path();
+  const Result cached = predict(config, dir / "mic", "-t 0");
+  ASSERT_EQ(cached.status, 0) << cached.err;
+  EXPECT_FALSE(fs::is_empty(dir / "filtered"));
+  for (const char* name : kMicrographs)
+    EXPECT_EQ(read_text(dir / ("otf/CBOX/" + std::string(name) + ".cbox")),
+              read_text(dir / ("out/CBOX/" + std::string(name) + ".cbox")))
+        << name;
+}
+
 // ---- evaluate, config, train --------------------------------------------------------------------
 
 TEST_F(Cli, EvaluateWithAnEmptyPicksFolder) {

@@ -100,7 +100,7 @@ TEST(LowpassGpu, CachedResultComesFromTheGpu) {
   write_mrc(micrograph, image);
   GpuLowpass filter(*gpu);
   const Image first = lowpass_cached(micrograph, image, 0.2, dir / "filtered", &filter);
-  EXPECT_TRUE(std::filesystem::exists(lowpass_cache_path(micrograph, 0.2, dir / "filtered")));
+  EXPECT_TRUE(std::filesystem::exists(lowpass_cache_path(micrograph, image, 0.2, dir / "filtered")));
   EXPECT_EQ(first.pixels, filter.filter(image, 0.2).pixels);
   EXPECT_EQ(lowpass_cached(micrograph, image, 0.2, dir / "filtered").pixels, first.pixels);
   EXPECT_LT(relative_difference(first, lowpass(image, 0.2)), 1e-5);

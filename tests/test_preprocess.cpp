@@ -150,7 +150,7 @@ TEST_F(FilterCache, SameNameInTwoFoldersIsTwoFiles) {
   write_mrc(path("one/m.mrc"), a);
   write_mrc(path("two/m.mrc"), b);
   const std::string cache_dir = path("filtered_tmp");
-  EXPECT_NE(lowpass_cache_path(path("one/m.mrc"), 0.1, cache_dir), lowpass_cache_path(path("two/m.mrc"), 0.1, cache_dir));
+  EXPECT_NE(lowpass_cache_path(path("one/m.mrc"), a, 0.1, cache_dir), lowpass_cache_path(path("two/m.mrc"), a, 0.1, cache_dir));
   EXPECT_LT(max_difference(lowpass_cached(path("one/m.mrc"), a, 0.1, cache_dir), a), 1e-5);
   EXPECT_LT(max_difference(lowpass_cached(path("two/m.mrc"), b, 0.1, cache_dir), b), 1e-5);
   EXPECT_LT(max_difference(lowpass_cached(path("one/m.mrc"), a, 0.1, cache_dir), a), 1e-5);
@@ -163,7 +163,7 @@ TEST_F(FilterCache, WrittenReusedAndRenewed) {
   const std::string micrograph = path("Grid1_003.mrc"), cache_dir = path("filtered_tmp");
   write_mrc(micrograph, image);
 
-  const std::string cache = lowpass_cache_path(micrograph, 0.1, cache_dir);
+  const std::string cache = lowpass_cache_path(micrograph, image, 0.1, cache_dir);
   const std::string file = fs::path(cache).filename().string();
   EXPECT_TRUE(file.starts_with("Grid1_003_") && file.ends_with("_lp0.1.mrc")) << file;
   const Image first = lowpass_cached(micrograph, image, 0.1, cache_dir);  // creates the folder
@@ -179,22 +179,62 @@ TEST_F(FilterCache, WrittenReusedAndRenewed) {
 
   // Another cutoff is another file.
   const Image other = lowpass_cached(micrograph, image, 0.2, cache_dir);
-  EXPECT_TRUE(fs::exists(lowpass_cache_path(micrograph, 0.2, cache_dir)));
+  EXPECT_TRUE(fs::exists(lowpass_cache_path(micrograph, image, 0.2, cache_dir)));
   EXPECT_LT(max_difference(other, lowpass(image, 0.2)), 1e-7);
 
   // Another size (a different input size) is computed again.
   const Image smaller(60, 40, 1);
   EXPECT_LT(max_difference(lowpass_cached(micrograph, smaller, 0.1, cache_dir), smaller), 1e-5);
 
-  // A micrograph newer than its cache is filtered again, and the cache replaced.
-  write_mrc(cache, marker);
-  fs::last_write_time(micrograph, fs::last_write_time(cache) + std::chrono::seconds(10));
-  EXPECT_LT(max_difference(lowpass_cached(micrograph, image, 0.1, cache_dir), first), 1e-7);
-  EXPECT_LT(max_difference(read_mrc(cache), first), 1e-7);
+  // A micrograph replaced by another is filtered again, even with an older file time: its pixels
+  // name another entry.
+  Image replacement = image;
+  replacement.pixels[5] += 1;
+  const auto time = fs::last_write_time(micrograph);
+  write_mrc(micrograph, replacement);
+  fs::last_write_time(micrograph, time - std::chrono::hours(24));
+  EXPECT_NE(lowpass_cache_path(micrograph, replacement, 0.1, cache_dir), cache);
+  EXPECT_LT(max_difference(lowpass_cached(micrograph, replacement, 0.1, cache_dir), lowpass(replacement, 0.1)), 1e-7);
+  write_mrc(cache, marker);  // and the original, should it come back, still finds its own
+
+  EXPECT_EQ(lowpass_cached(micrograph, image, 0.1, cache_dir).pixels, marker.pixels);
 
   // A damaged cache file is replaced too.
   std::ofstream(cache, std::ios::trunc) << "not an MRC file";
   EXPECT_LT(max_difference(lowpass_cached(micrograph, image, 0.1, cache_dir), first), 1e-7);
+  EXPECT_LT(max_difference(read_mrc(cache), first), 1e-7);
+
+  // No folder: filtered in memory, nothing written.
+  const auto entries = std::distance(fs::directory_iterator(cache_dir), fs::directory_iterator());
+  EXPECT_LT(max_difference(lowpass_cached(micrograph, replacement, 0.3, ""), lowpass(replacement, 0.3)), 1e-7);
+  EXPECT_EQ(std::distance(fs::directory_iterator(cache_dir), fs::directory_iterator()), entries);
+}
+
+// The content hash sees every pixel and the shape, not just a sample.
+TEST_F(FilterCache, ContentHashSeesEveryPixelAndTheShape) {
+  Image image(33, 17);
+  for (size_t i = 0; i < image.pixels.size(); ++i) image.pixels[i] = float(i % 7);
+  const uint64_t h = content_hash(image);
+  for (size_t i : {size_t(0), size_t(1), image.pixels.size() / 2, image.pixels.size() - 1}) {
+    Image changed = image;
+    changed.pixels[i] = std::nextafter(changed.pixels[i], 100.f);
+    EXPECT_NE(content_hash(changed), h) << "pixel " << i;
+  }
+  Image transposed(17, 33);
+  transposed.pixels = image.pixels;
+  EXPECT_NE(content_hash(transposed), h);
+  EXPECT_EQ(content_hash(image), h);
+}
+
+// Long names stay within a file name's 255 bytes; the hashes keep them apart.
+TEST_F(FilterCache, LongNamesAreCutToFit) {
+  const Image image(40, 30, 1);
+  const std::string stem(250, 'x');
+  const std::string name = fs::path(lowpass_cache_path(path(stem + ".mrc"), image, 0.1, path("c"))).filename().string();
+  EXPECT_LT(name.size() + 16, 255u) << name;  // room for write_mrc's temporary suffix
+  EXPECT_NE(lowpass_cache_path(path(stem + "a.mrc"), image, 0.1, path("c")),
+            lowpass_cache_path(path(stem + "b.mrc"), image, 0.1, path("c")));
+  EXPECT_LT(max_difference(lowpass_cached(path(stem + ".mrc"), image, 0.1, path("c")), image), 1e-5);
 }
 
 // ---- Network input size ----
