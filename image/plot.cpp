@@ -14,6 +14,7 @@
 #include <cstring>
 
 #include "engine/error.h"
+#include "io/files.h"
 
 namespace cupick {
 
@@ -178,29 +179,22 @@ void write_line_plot_png(const std::string& path, const LinePlot& plot) {
 
   std::vector<png_bytep> rows(plot.height);
   for (int y = 0; y < plot.height; ++y) rows[y] = &canvas.rgb[size_t(y) * plot.width * 3];
-  const std::string tmp = path + ".tmp";
+  const std::string tmp = temporary_path(path);
   PngOut out;
   out.file = std::fopen(tmp.c_str(), "wb");
   if (!out.file) throw Error(path + ": cannot create " + tmp + ": " + std::strerror(errno));
   out.png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &out, on_error, on_warning);
   if (out.png) out.info = png_create_info_struct(out.png);
-  bool ok = out.png && out.info && encode(out, rows.data(), plot.width, plot.height);
+  const bool ok = out.png && out.info && encode(out, rows.data(), plot.width, plot.height);
   if (!out.png || !out.info) std::snprintf(out.message, sizeof out.message, "out of memory");
   std::FILE* file = out.file;
   out.file = nullptr;
-  if (std::fclose(file) != 0 && ok) {
-    ok = false;
-    std::snprintf(out.message, sizeof out.message, "%s", std::strerror(errno));
-  }
-  if (ok && std::rename(tmp.c_str(), path.c_str()) != 0) {
-    const std::string why = std::strerror(errno);
-    std::remove(tmp.c_str());
-    throw Error(path + ": cannot rename " + tmp + " to it: " + why);
-  }
   if (!ok) {
+    std::fclose(file);
     std::remove(tmp.c_str());
     throw Error(path + ": cannot write " + tmp + ": " + out.message);
   }
+  commit_file(file, tmp, path);
 }
 
 }  // namespace cupick

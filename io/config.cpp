@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "engine/error.h"
+#include "io/files.h"
 #include "nets/names.h"
 
 namespace cupick {
@@ -609,23 +610,7 @@ std::string write_config_json(const Config& config) { return to_json(config).dum
 void save_config(const std::string& path, const Config& config, bool overwrite) {
   std::error_code ec;
   if (!overwrite && fs::exists(path, ec)) throw Error(path + ": already exists; not overwritten");
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw Error(path + ": cannot write " + tmp + " (" + std::strerror(errno) + ")");
-    out << write_config_json(config);
-    out.close();
-    if (!out) {
-      fs::remove(tmp, ec);
-      throw Error(path + ": writing " + tmp + " failed");
-    }
-  }
-  fs::rename(tmp, path, ec);
-  if (ec) {
-    std::error_code ignored;
-    fs::remove(tmp, ignored);
-    throw Error(path + ": cannot rename " + tmp + " to it (" + ec.message() + ")");
-  }
+  write_file_atomically(path, write_config_json(config));
 }
 
 }  // namespace cupick

@@ -9,6 +9,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "io/files.h"
+
 namespace cupick {
 
 namespace {
@@ -199,26 +201,20 @@ void write_mrc(const std::string& path, const Image& image) {
   const char label[] = "cupick";
   std::memcpy(h + 224, label, sizeof label - 1);
 
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) fail(path, "cannot create " + tmp + ": " + std::strerror(errno));
-    out.write(reinterpret_cast<const char*>(h), header_bytes);
-    for (int y = image.height - 1; y >= 0; --y)  // Image row y is file row height-1-y
-      out.write(reinterpret_cast<const char*>(&image.pixels[size_t(y) * size_t(image.width)]),
-                std::streamsize(sizeof(float) * size_t(image.width)));
-    out.close();
-    if (!out) {
-      std::remove(tmp.c_str());
-      fail(path, "cannot write " + tmp);
-    }
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
+  const std::string tmp = temporary_path(path);
+  std::FILE* f = std::fopen(tmp.c_str(), "wb");
+  if (!f) fail(path, "cannot create " + tmp + ": " + std::strerror(errno));
+  bool ok = std::fwrite(h, 1, size_t(header_bytes), f) == size_t(header_bytes);
+  for (int y = image.height - 1; ok && y >= 0; --y)  // Image row y is file row height-1-y
+    ok = std::fwrite(&image.pixels[size_t(y) * size_t(image.width)], sizeof(float), size_t(image.width), f) ==
+         size_t(image.width);
+  if (!ok) {
+    const int err = errno;
+    std::fclose(f);
     std::remove(tmp.c_str());
-    fail(path, "cannot rename " + tmp + " to it: " + ec.message());
+    fail(path, "cannot write " + tmp + ": " + std::strerror(err));
   }
+  commit_file(f, tmp, path);
 }
 
 }  // namespace cupick

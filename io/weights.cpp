@@ -1,7 +1,5 @@
 #include "io/weights.h"
 
-#include <unistd.h>  // fsync
-
 #include <algorithm>
 #include <bit>
 #include <cerrno>
@@ -13,6 +11,7 @@
 #include <set>
 #include <vector>
 
+#include "io/files.h"
 #include "io/half.h"
 
 namespace cupick {
@@ -204,7 +203,7 @@ void save_weights(const std::string& path, const std::vector<NamedParam>& params
   // Spaces, which JSON ignores, put the data on an 8-byte boundary.
   text.append((8 - text.size() % 8) % 8, ' ');
 
-  const std::string tmp = path + ".tmp";
+  const std::string tmp = temporary_path(path);
   std::FILE* f = std::fopen(tmp.c_str(), "wb");
   if (!f) fail(path, "cannot create " + tmp + ": " + std::strerror(errno));
   try {
@@ -223,23 +222,12 @@ void save_weights(const std::string& path, const std::vector<NamedParam>& params
       for (size_t i = 0; i < halves.size(); ++i) halves[i] = float_to_half(values[i]);
       write_all(path, tmp, f, halves.data(), halves.size() * 2);
     }
-    // On the disk before the rename, so that a crash cannot leave `path` naming a partial file.
-    if (std::fflush(f) != 0 || fsync(fileno(f)) != 0) fail(path, "cannot write " + tmp + ": " + std::strerror(errno));
   } catch (...) {
     std::fclose(f);
     std::remove(tmp.c_str());
     throw;
   }
-  if (std::fclose(f) != 0) {
-    const int err = errno;
-    std::remove(tmp.c_str());
-    fail(path, "cannot write " + tmp + ": " + std::strerror(err));
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    const int err = errno;
-    std::remove(tmp.c_str());
-    fail(path, "cannot rename " + tmp + " to it: " + std::strerror(err));
-  }
+  commit_file(f, tmp, path);  // on the disk before the rename: a crash cannot leave a partial file
 }
 
 void load_weights(const std::string& path, const std::vector<NamedParam>& params, bool allow_extra) {

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "engine/error.h"
+#include "io/files.h"
 #include "tests/temp_dir.h"
 
 namespace cupick {
@@ -569,10 +570,30 @@ TEST(Config, SaveWritesAtomicallyAndKeepsExistingFiles) {
   EXPECT_EQ(load_config(path), make_config(100));
 
   const std::string missing = dir / "no/such/folder/c.json";
-  EXPECT_EQ(error_of([&] { save_config(missing, c); }).rfind(missing + ": cannot write " + missing + ".tmp", 0), 0u);
+  EXPECT_EQ(error_of([&] { save_config(missing, c); }).rfind(missing + ": cannot create " + missing + ".tmp", 0), 0u);
   int files = 0;
   for (const auto& entry : fs::directory_iterator(dir.path)) files += entry.is_regular_file();
   EXPECT_EQ(files, 1);  // no temporary file left behind
+}
+
+// A file name of 253 bytes is legal, but "<name>.tmp" would pass the 255 a name may have: the
+// temporary file takes a short name in the same folder, and none is left behind.
+TEST(Config, SaveUnderTheLongestNameUsesAShortTemporaryName) {
+  TempDir dir;
+  const std::string name = std::string(248, 'c') + ".json";
+  ASSERT_EQ(name.size(), 253u);
+  const std::string path = dir / name;
+  const std::string tmp = temporary_path(path);
+  EXPECT_EQ(fs::path(tmp).parent_path(), dir.path);
+  EXPECT_LE(fs::path(tmp).filename().string().size(), 255u);
+  EXPECT_EQ(temporary_path(dir / "short.json"), dir / "short.json.tmp");
+
+  const Config c = make_config(160);
+  save_config(path, c);
+  EXPECT_EQ(load_config(path), c);
+  std::vector<std::string> names;
+  for (const auto& entry : fs::directory_iterator(dir.path)) names.push_back(entry.path().filename().string());
+  EXPECT_EQ(names, std::vector<std::string>{name});
 }
 
 TEST(Config, CheckTrainingPathsNamesWhatIsMissing) {

@@ -315,7 +315,7 @@ TEST_F(Weights, FailedSaveLeavesNoPartialFile) {
   const std::string blocked = path("blocked");
   fs::create_directories(blocked + "/inside");
   const std::string msg2 = error_of([&] { save_weights(blocked, net.params()); });
-  EXPECT_NE(msg2.find("file " + blocked + ": cannot rename"), std::string::npos) << msg2;
+  EXPECT_NE(msg2.find(blocked + ": cannot rename"), std::string::npos) << msg2;
   EXPECT_FALSE(fs::exists(blocked + ".tmp"));
   EXPECT_TRUE(fs::is_directory(blocked + "/inside"));
 }
