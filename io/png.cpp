@@ -50,6 +50,12 @@ bool read_header(PngFile& f) {
   if (setjmp(png_jmpbuf(f.png))) return false;
   png_init_io(f.png, f.file);
   png_set_sig_bytes(f.png, 8);
+  // Only the pixels matter. libpng allocates a text or profile chunk's claimed length before it
+  // reads the chunk (a 100-byte file claiming a 1.6 GB zTXt asked for 1.6 GB), so every ancillary
+  // chunk but tRNS is skipped unread (a negative count means "all of them"), and nothing libpng
+  // still buffers whole may exceed a bound.
+  png_set_keep_unknown_chunks(f.png, PNG_HANDLE_CHUNK_NEVER, nullptr, -1);
+  png_set_chunk_malloc_max(f.png, 8u << 20);
   png_read_info(f.png, f.info);
   f.stored_bits = png_get_channels(f.png, f.info) * png_get_bit_depth(f.png, f.info);
   const int colour = png_get_color_type(f.png, f.info);
