@@ -17,14 +17,15 @@ namespace cupick {
 std::vector<std::string> expand_micrograph_inputs(const std::vector<std::string>& inputs) {
   std::vector<std::string> files;
   for (const std::string& in : inputs) {
-    if (fs::is_directory(in)) {
+    std::error_code ec;  // a path that cannot be examined is reported below, not thrown as filesystem_error
+    if (fs::is_directory(in, ec)) {
       const std::vector<std::string> found = list_micrographs(in);
       files.insert(files.end(), found.begin(), found.end());
-    } else if (fs::is_regular_file(in)) {
+    } else if (fs::is_regular_file(in, ec)) {
       if (!is_micrograph_path(in)) throw Error(in + ": not a micrograph (.mrc, .mrcs, .tif, .tiff, .png, .jpg)");
       files.push_back(in);
     } else {
-      throw Error(in + ": no such file or folder");
+      throw Error(in + (ec ? ": cannot read it (" + ec.message() + ")" : ": no such file or folder"));
     }
   }
   std::sort(files.begin(), files.end());
@@ -47,7 +48,7 @@ PickSummary pick_from_config(const PickRequest& request, size_t& micrographs) {
     if (weights.empty())
       throw Error(request.config_path + ": no weights given (-w) and no pretrained start ships for " +
                   config.model.architecture);
-    std::fprintf(stderr, "weights: the pretrained start %s\n", weights.c_str());
+    std::fprintf(stderr, "weights: the pretrained start %s\n", printable(weights).c_str());
   }
   if (!fs::is_regular_file(weights)) throw Error(weights + ": no such weights file");
 

@@ -83,11 +83,22 @@ void require_finite(const std::string& path, const Image& image) {
 }
 
 std::vector<std::string> list_micrographs(const std::string& folder) {
+  namespace fs = std::filesystem;
   std::error_code ec;
-  if (!std::filesystem::is_directory(folder, ec)) throw Error(folder + ": no such folder");
+  if (!fs::is_directory(folder, ec)) throw Error(folder + ": no such folder");
+  fs::directory_iterator it(folder, ec), end;
+  if (ec) throw Error(folder + ": cannot list the folder (" + ec.message() + ")");
   std::vector<std::string> out;
-  for (const std::filesystem::directory_entry& e : std::filesystem::directory_iterator(folder))
-    if (e.is_regular_file() && is_micrograph_path(e.path().string())) out.push_back(e.path().string());
+  for (; it != end; it.increment(ec)) {
+    if (ec) throw Error(folder + ": cannot list the folder (" + ec.message() + ")");
+    const std::string path = it->path().string();
+    if (!is_micrograph_path(path)) continue;
+    // Anything of a micrograph's name but a folder is listed, also what cannot be read (a symlink
+    // loop, a dangling link): reading it then fails for it alone, naming it, and the others go on.
+    std::error_code type_error;
+    if (!it->is_directory(type_error)) out.push_back(path);
+  }
+  if (ec) throw Error(folder + ": cannot list the folder (" + ec.message() + ")");
   if (out.empty()) throw Error(folder + ": no micrographs (.mrc, .tif, .png, .jpg) in this folder");
   std::sort(out.begin(), out.end());
   return out;

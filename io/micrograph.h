@@ -79,7 +79,8 @@ void write_jpeg(const std::string& path, const Image& grey_levels, int quality);
 // Throws Error naming the file and how many pixels are NaN or infinite, if any are.
 void require_finite(const std::string& path, const Image& image);
 
-// Micrograph files of a folder (by extension), sorted by name. Error: no such folder, or none there.
+// Micrograph files of a folder (by extension; every entry but a folder, also one that cannot be
+// read, so that reading it names the problem), sorted by name. Error: no such folder, or none there.
 std::vector<std::string> list_micrographs(const std::string& folder);
 
 }  // namespace cupick

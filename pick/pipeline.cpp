@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <map>
 #include <mutex>
+#include <new>
 #include <optional>
 #include <thread>
 
@@ -139,6 +140,24 @@ void write_distributions(const fs::path& out, const std::vector<std::vector<Box>
 
 namespace {
 
+// One line saying why `file` failed, naming it. A device error is thrown on instead: nothing else
+// would pick either.
+std::string failure_line(const std::string& file, const std::exception_ptr& error) {
+  try {
+    std::rethrow_exception(error);
+  } catch (const DeviceError&) {
+    throw;
+  } catch (const Error& e) {  // names the file already
+    return e.what();
+  } catch (const std::bad_alloc&) {
+    return file + ": not enough memory to pick it";
+  } catch (const fs::filesystem_error& e) {
+    return file + ": " + e.code().message() + (e.path1().empty() ? "" : " (" + e.path1().string() + ")");
+  } catch (const std::exception& e) {
+    return file + ": " + e.what();
+  }
+}
+
 // What the devices' threads share: the output folder, the summary, the picks for DISTR/ and the
 // progress line, under one mutex.
 class Results {
@@ -154,15 +173,27 @@ class Results {
 
   // One micrograph's boxes (of all its patches; they overlap, so non-maximum suppression merges
   // them) filtered and written, the CBOX last: it marks the micrograph done.
+  // A micrograph whose files cannot all be written (a name STAR cannot hold, one too long for the
+  // file system, a full disk) fails alone: those of its files that were written are removed, so
+  // that no partial set is left and the next run picks it again.
   void finish(const std::string& file, std::vector<Box> boxes, int width, int height) {
     const std::string name = base_name(file);
-    std::vector<Box> picks = select_picks(std::move(boxes), width, height, box_size_, opt_);
-    std::vector<Box> confident;
-    for (const Box& b : picks)
-      if (b.confidence >= opt_.threshold) confident.push_back(b);
-    write_eman_box((out_ / "EMAN" / (name + ".box")).string(), confident, box_size_);
-    write_star((out_ / "STAR" / (name + ".star")).string(), confident, fs::path(file).filename().string());
-    write_cbox((out_ / "CBOX" / (name + ".cbox")).string(), picks, box_size_);
+    const fs::path eman = out_ / "EMAN" / (name + ".box"), star = out_ / "STAR" / (name + ".star"),
+                   cbox = out_ / "CBOX" / (name + ".cbox");
+    std::vector<Box> picks, confident;
+    try {
+      picks = select_picks(std::move(boxes), width, height, box_size_, opt_);
+      for (const Box& b : picks)
+        if (b.confidence >= opt_.threshold) confident.push_back(b);
+      write_eman_box(eman.string(), confident, box_size_);
+      write_star(star.string(), confident, fs::path(file).filename().string());
+      write_cbox(cbox.string(), picks, box_size_);
+    } catch (...) {
+      std::error_code ignored;
+      for (const fs::path& p : {cbox, eman, star}) fs::remove(p, ignored);
+      fail(file + ": its picks could not be written: " + failure_line(file, std::current_exception()));
+      return;
+    }
     std::lock_guard lock(mutex_);
     summary.boxes += confident.size();
     picked[file] = std::move(picks);
@@ -237,13 +268,7 @@ class DevicePicker {
   // is thrown on: nothing else would pick either.
   bool readable(const Prefetched& item) {
     if (!item.error) return true;
-    try {
-      std::rethrow_exception(item.error);
-    } catch (const DeviceError&) {
-      throw;
-    } catch (const Error& e) {  // names the file
-      results_.fail(e.what());
-    }
+    results_.fail(failure_line(item.file, item.error));
     return false;
   }
 
@@ -305,7 +330,8 @@ std::vector<std::string> files_to_pick(const std::vector<std::string>& files, co
   std::vector<std::string> todo;
   for (const std::string& f : files) {
     const fs::path cbox = out / "CBOX" / (base_name(f) + ".cbox");
-    if (!opt.overwrite && fs::exists(cbox)) {
+    std::error_code unseen;  // e.g. a name too long: not done, and picking it reports why
+    if (!opt.overwrite && fs::exists(cbox, unseen)) {
       ++results.summary.skipped;
       results.picked[f] = read_boxes(cbox.string());
       continue;

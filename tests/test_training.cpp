@@ -3,6 +3,7 @@
 #include <cmath>
 #include <filesystem>
 #include <random>
+#include <set>
 
 #include "image/network_input.h"
 #include "io/annotations.h"
@@ -616,6 +617,44 @@ TEST(Picking, UnreadableMicrographIsLeftOutAndTriedAgain) {
   fs::copy_file(dir / "mic" / "a.mrc", dir / "other" / "a.mrc");
   EXPECT_THROW(pick_micrographs(g, cpu, model, {files[0], (dir / "other" / "a.mrc").string()}, out, opt), Error);
   fs::remove_all(dir);
+}
+
+// Every per-micrograph problem fails that micrograph alone, named, with none of its files left: a
+// newline in the name (STAR cannot hold it; the EMAN file was written first), a name whose output
+// names pass the 255 bytes a file name may have, a symlink loop. The others are picked.
+TEST(Picking, OneBadMicrographNeverStopsTheRun) {
+  namespace fs = std::filesystem;
+  const test::TempDir dir;
+  const std::string newline = "new\nline", long_name = std::string(251, 'x');
+  for (const std::string& name : {std::string("a"), newline, long_name, std::string("z")})
+    write_micrograph(dir / ("mic/" + name + ".mrc"), "", 256, 256, {{100, 100, 32, 32, 1}}, 2);
+  fs::create_symlink("loop.mrc", dir / "mic/loop.mrc");
+  ModelConfig model;
+  model.input_size = {128, 128, false};
+  model.anchors = Anchor{32, 32};
+  model.filter.reset();
+  PickOptions opt;
+  opt.threshold = 0;  // every micrograph has picks to write
+  opt.progress = false;
+  Context cpu;
+  Graph g = tiny_net(1);
+  const std::vector<std::string> files = list_micrographs(dir / "mic");
+  ASSERT_EQ(files.size(), 5u);
+  const PickSummary s = pick_micrographs(g, cpu, model, files, dir / "out", opt);
+  EXPECT_EQ(s.picked, 2u);
+  ASSERT_EQ(s.failed.size(), 3u);
+  std::string failed;
+  for (const std::string& line : s.failed) failed += line + "\n";
+  EXPECT_NE(failed.find("loop.mrc"), std::string::npos) << failed;
+  EXPECT_NE(failed.find(newline), std::string::npos) << failed;
+  EXPECT_NE(failed.find(long_name), std::string::npos) << failed;
+  EXPECT_EQ(failed.find("filesystem error"), std::string::npos) << failed;
+  std::set<std::string> written;
+  for (const char* sub : {"EMAN", "STAR", "CBOX"})
+    for (const auto& e : fs::directory_iterator(dir / ("out/" + std::string(sub))))
+      written.insert(std::string(sub) + "/" + e.path().filename().string());
+  EXPECT_EQ(written, (std::set<std::string>{"EMAN/a.box", "STAR/a.star", "CBOX/a.cbox", "EMAN/z.box", "STAR/z.star",
+                                            "CBOX/z.cbox"}));
 }
 
 }  // namespace
