@@ -24,7 +24,7 @@ std::vector<std::unique_ptr<Context>> open_devices(const DeviceChoice& choice) {
 }
 
 void print_warnings(const std::vector<std::string>& warnings) {
-  for (const std::string& w : warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
+  for (const std::string& w : warnings) std::fprintf(stderr, "warning: %s\n", printable(w).c_str());
 }
 
 }  // namespace cupick

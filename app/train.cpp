@@ -7,6 +7,7 @@
 
 #include "app/devices.h"
 #include "app/network.h"
+#include "engine/error.h"
 #include "train/checks.h"
 #include "train/examples.h"
 
@@ -25,7 +26,7 @@ extern "C" void on_interrupt(int signal) {
 void load_training_data(const Config& config, Context& ctx, unsigned seed, std::vector<Example>& train_set,
                         std::vector<Example>& valid_set) {
   std::vector<std::string> warnings;
-  std::fprintf(stderr, "reading %s ...\n", config.train.train_image_folder.c_str());
+  std::fprintf(stderr, "reading %s ...\n", printable(config.train.train_image_folder).c_str());
   train_set =
       load_examples(config.train.train_image_folder, config.train.train_annot_folder, config.model, warnings, &ctx, true);
   if (!config.valid.valid_image_folder.empty())
@@ -100,12 +101,12 @@ TrainResult train_from_config(const Config& config, const std::string& config_pa
   Graph graph = pretrained.empty() ? new_network(architecture, ctx, train_set[0].image.shape(), request.seed)
                                    : load_network(architecture, ctx, pretrained, config_path);
   if (shipped && pretrained.empty())
-    std::fprintf(stderr, "no pretrained start ships for %s: starting from random weights\n", architecture.c_str());
+    std::fprintf(stderr, "no pretrained start ships for %s: starting from random weights\n", printable(architecture).c_str());
   else if (shipped)
     std::fprintf(stderr, "starting from the pretrained start %s (--from_scratch: from random weights)\n",
-                 pretrained.c_str());
+                 printable(pretrained).c_str());
   else if (!pretrained.empty())
-    std::fprintf(stderr, "starting from %s\n", pretrained.c_str());
+    std::fprintf(stderr, "starting from %s\n", printable(pretrained).c_str());
   const TrainOptions opt = train_options(config, request);
   const Shape input = train_set[0].image.shape();
   for (const std::string& line : describe(check_training_data(train_set, Grid::of(input, graph.shapes(input).back()), opt)))

@@ -6,6 +6,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "engine/error.h"
 
 namespace {
 
@@ -51,14 +52,15 @@ int main(int argc, char** argv) {
     try {
       return c.run(argc - 2, argv + 2);
     } catch (const cupick::cli::UsageError& e) {
-      std::fprintf(stderr, "cupick %s: %s (cupick %s --help lists the options)\n", c.name, e.what(), c.name);
+      std::fprintf(stderr, "cupick %s: %s (cupick %s --help lists the options)\n", c.name,
+                   cupick::printable(e.what()).c_str(), c.name);
       return 2;
     } catch (const std::exception& e) {
-      std::fprintf(stderr, "cupick %s: %s\n", c.name, e.what());
+      std::fprintf(stderr, "cupick %s: %s\n", c.name, cupick::printable(e.what()).c_str());
       return 1;
     }
   }
-  std::fprintf(stderr, "cupick: unknown command '%s'\n", cmd.c_str());
+  std::fprintf(stderr, "cupick: unknown command '%s'\n", cupick::printable(cmd).c_str());
   usage(stderr);
   return 2;
 }

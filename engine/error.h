@@ -20,6 +20,11 @@ struct DeviceError : Error {
   using Error::Error;
 };
 
+// A message as it may reach a terminal: control bytes (a file name's line break, a TIFF tag's
+// escape sequence) written as \n, \t, \r or \xHH, and so are the C1 controls U+0080 to U+009F,
+// which some terminals obey too. Other UTF-8 text is kept as it is.
+std::string printable(const std::string& message);
+
 [[noreturn]] void throw_cuda(int code, const char* call, const char* file, int line);
 [[noreturn]] void throw_cudnn(int code, const char* call, const char* file, int line);
 [[noreturn]] void throw_cublas(int code, const char* call, const char* file, int line);

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "app/network.h"
+#include "engine/error.h"
 #include "image/simulate.h"
 #include "io/config.h"
 #include "io/mrc.h"
@@ -319,6 +320,21 @@ TEST_F(Cli, PredictPicksTheGoodMicrographsAndNamesTheTruncatedOne) {
       EXPECT_EQ(e.path().stem().string().rfind("m2", 0), std::string::npos) << e.path();
   for (const fs::directory_entry& e : fs::recursive_directory_iterator(dir.path))
     EXPECT_EQ(e.path().string().find(".tmp"), std::string::npos) << "left behind: " << e.path();
+}
+
+// A file name holding a terminal's escape sequence (one that would set the window's title) and a
+// line break, in a damaged micrograph: the warning names it with the control bytes written out, so
+// nothing but the line ends on stderr is a control byte and every message stays one line.
+TEST_F(Cli, ControlBytesInAFileNameAreEscapedInMessages) {
+  write_micrographs(dir);
+  const std::string name = "evil\x1b]0;owned\x07\nname.mrc";
+  fs::copy_file(dir / "mic/m0.mrc", dir / ("mic/" + name));
+  fs::resize_file(dir / ("mic/" + name), 2000);
+  const Result r = predict(write_config(dir), dir / "mic");
+  EXPECT_TRUE(failed_with(r, "predict", {"1 of 5 micrographs could not be picked"}));
+  for (char c : r.err) EXPECT_TRUE(c == '\n' || static_cast<unsigned char>(c) >= 0x20) << int(c) << "\n" << r.err;
+  EXPECT_NE(r.err.find("evil\\x1b]0;owned\\x07\\nname.mrc"), std::string::npos) << r.err;
+  EXPECT_EQ(printable("a\tb\r\x7f \xc2\x9b[2J \xc3\xa9"), "a\\tb\\r\\x7f \\xc2\\x9b[2J \xc3\xa9");  // é stays
 }
 
 // An interrupted run, as predict sees it: one micrograph without results (its CBOX, the last file
