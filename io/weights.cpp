@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <cmath>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -213,6 +214,15 @@ void save_weights(const std::string& path, const std::vector<NamedParam>& params
     write_all(path, tmp, f, text.data(), text.size());
     for (const NamedParam& p : params) {
       const Tensor h = host_f32(p.param->value);
+      // What load_weights would refuse is not written: a NaN or infinity (a diverged training), or
+      // in f16 a value beyond its largest, 65504, which would become one.
+      const float* first = h.data<float>();
+      const float* bad = std::find_if(first, first + h.count(), [&](float v) {
+        return !std::isfinite(v) || (half && std::fabs(v) > 65504.f);
+      });
+      if (bad != first + h.count())
+        fail(path, "tensor " + p.name + " holds " + std::to_string(*bad) +
+                       (std::isfinite(*bad) ? ", beyond f16's largest value, 65504: save it as f32" : ": not saved"));
       if (!half) {
         write_all(path, tmp, f, h.raw(), h.bytes());
         continue;
@@ -270,11 +280,13 @@ void load_weights(const std::string& path, const std::vector<NamedParam>& params
       fail(path, std::to_string(extra.size()) + " tensor(s) the network does not have: " + list(extra));
   }
 
+  // Every tensor is read and checked before the first parameter changes: a bad file leaves the
+  // network as it was.
   std::ifstream in(path, std::ios::binary);
   if (!in) fail(path, std::string("cannot be read: ") + std::strerror(errno));
+  std::vector<Tensor> read(params.size());
   for (size_t i = 0; i < params.size(); ++i) {
-    Tensor& value = params[i].param->value;
-    Tensor host(value.shape());
+    Tensor& host = read[i] = Tensor(params[i].param->value.shape());
     in.seekg(std::streamoff(h.data_start + source[i]->begin));
     if (source[i]->dtype == "F16") {
       std::vector<uint16_t> halves(host.count());
@@ -285,10 +297,20 @@ void load_weights(const std::string& path, const std::vector<NamedParam>& params
     } else if (!in.read(static_cast<char*>(host.raw()), std::streamsize(host.bytes()))) {
       fail(path, "read error in tensor " + params[i].name);
     }
+    // A NaN or infinite weight makes every pick NaN: the run would write empty files and seem to
+    // have found nothing.
+    const float* values = host.data<float>();
+    const size_t bad = size_t(std::count_if(values, values + host.count(), [](float v) { return !std::isfinite(v); }));
+    if (bad > 0)
+      fail(path, "tensor " + params[i].name + " has " + std::to_string(bad) + " of " + std::to_string(host.count()) +
+                     " values NaN or infinite");
+  }
+  for (size_t i = 0; i < params.size(); ++i) {
+    Tensor& value = params[i].param->value;
     if (value.dtype() == DType::f32)
-      value.copy_from(host);
+      value.copy_from(read[i]);
     else
-      value.copy_from(host.to(value.dtype()));
+      value.copy_from(read[i].to(value.dtype()));
   }
 }
 

@@ -159,7 +159,7 @@ TEST(Half, RoundsToNearestEven) {
 // Saved in fp16, read back as each value rounded to the nearest half; the header says F16.
 TEST_F(Weights, HalfRoundTrip) {
   Param kernel{"kernel", test::random_tensor({4, 1, 3, 3}, DType::f32, 1), Tensor(), true};
-  Param beta{"beta", Tensor::from<float>({-1e-7f, 70000.f, 3.14159f}, {1, 3, 1, 1}), Tensor(), true};
+  Param beta{"beta", Tensor::from<float>({-1e-7f, 65504.f, 3.14159f}, {1, 3, 1, 1}), Tensor(), true};
   const std::string file = path("half.safetensors");
   save_weights(file, {{"conv_1/kernel", &kernel}, {"norm_1/beta", &beta}}, {{"note", "fp16"}}, /*half=*/true);
   const std::string bytes = read_bytes(file);
@@ -175,7 +175,7 @@ TEST_F(Weights, HalfRoundTrip) {
   for (size_t i = 0; i < k.size(); ++i) EXPECT_EQ(kb[i], half_to_float(float_to_half(k[i])));
   const std::vector<float> b = beta_back.value.values<float>();
   EXPECT_EQ(b[0], -0x1p-24f * 2);  // -1e-7 is about 1.7 subnormal steps
-  EXPECT_TRUE(std::isinf(b[1]));
+  EXPECT_EQ(b[1], 65504.f);  // the largest finite half
   EXPECT_NEAR(b[2], 3.14159f, 2e-3);
 }
 
@@ -285,6 +285,38 @@ TEST_F(Weights, RejectsBadParams) {
             std::string::npos);
   EXPECT_FALSE(fs::exists(file));
   EXPECT_FALSE(fs::exists(file + ".tmp"));
+}
+
+// A NaN or an infinity in a weights file (f32 or f16, written by hand: save_weights refuses them)
+// is refused, naming the tensor, and the network keeps the values it had. Saving refuses them too,
+// and f16 saving values beyond its range (65504), which would become infinities.
+TEST_F(Weights, NaNOrInfiniteWeightsAreRefusedNamingTheTensor) {
+  const std::string beta = entry("norm_1/beta", "F32", "[2]", 8, 16);
+  const uint16_t half_one = 0x3c00, half_inf = 0x7c00, half_nan = 0x7e00;
+  std::string halves(8, '\0');
+  for (int i = 0; i < 4; ++i) std::memcpy(&halves[2 * i], i == 3 ? &half_inf : &half_one, 2);
+  const std::vector<std::pair<std::string, std::string>> files = {
+      {object({kKernel, beta}), float_bytes({1, 2, 3, std::nanf("")})},
+      {object({kKernel, beta}), float_bytes({1, 2, -INFINITY, 4})},
+      {object({entry("conv_1/kernel", "F16", "[2, 1, 1, 1]", 0, 4), entry("norm_1/beta", "F16", "[2]", 4, 8)}), halves}};
+  for (const auto& [header, data] : files) {
+    write_bytes(path("bad.safetensors"), file_bytes(header, data));
+    Net net;
+    const std::string msg = error_of([&] { load_weights(path("bad.safetensors"), net.params()); });
+    EXPECT_EQ(msg, "file " + path("bad.safetensors") + ": tensor norm_1/beta has 1 of 2 values NaN or infinite");
+    EXPECT_EQ(net.kernel.value.values<float>(), (std::vector<float>{-7, -7}));  // unchanged
+  }
+  std::memcpy(&halves[6], &half_nan, 2);
+  write_bytes(path("bad.safetensors"), file_bytes(files[2].first, halves));
+  Net net;
+  EXPECT_NE(error_of([&] { load_weights(path("bad.safetensors"), net.params()); }).find("NaN or infinite"), std::string::npos);
+
+  for (const auto& [value, half] : {std::pair{std::nanf(""), false}, std::pair{INFINITY, false}, std::pair{70000.f, true}}) {
+    net.beta.value.copy_from(Tensor::from<float>({3, value}, {1, 2, 1, 1}));
+    const std::string msg = error_of([&] { save_weights(path("out.safetensors"), net.params(), {}, half); });
+    EXPECT_NE(msg.find("tensor norm_1/beta"), std::string::npos) << msg;
+    EXPECT_FALSE(fs::exists(path("out.safetensors")));
+  }
 }
 
 TEST_F(Weights, SaveWritesATemporaryFileThenRenames) {
