@@ -4,6 +4,9 @@
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
 
 #include "app/network.h"
 #include "engine/error.h"
@@ -25,13 +28,41 @@ std::vector<std::string> expand_micrograph_inputs(const std::vector<std::string>
       if (!is_micrograph_path(in)) throw Error(in + ": not a micrograph (.mrc, .mrcs, .tif, .tiff, .png, .jpg)");
       files.push_back(in);
     } else {
-      throw Error(in + (ec ? ": cannot read it (" + ec.message() + ")" : ": no such file or folder"));
+      const bool missing = !ec || ec == std::errc::no_such_file_or_directory;
+      throw Error(in + (missing ? ": no such file or folder" : ": cannot read it (" + ec.message() + ")"));
     }
   }
   std::sort(files.begin(), files.end());
   files.erase(std::unique(files.begin(), files.end()), files.end());
   return files;
 }
+
+namespace {
+
+// A hash of a file's bytes (FNV-1a, 64 bits): weights that differ get another run record.
+std::string file_hash(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error(path + ": cannot be read");
+  uint64_t hash = 14695981039346656037ull;
+  std::vector<char> chunk(1 << 20);
+  while (in.read(chunk.data(), std::streamsize(chunk.size())) || in.gcount() > 0) {
+    for (std::streamsize i = 0; i < in.gcount(); ++i) hash = (hash ^ static_cast<unsigned char>(chunk[size_t(i)])) * 1099511628211ull;
+    if (!in) break;
+  }
+  char text[24];
+  std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(hash));
+  return text;
+}
+
+// The model section as the picks depend on it: where the filter's cache lives does not matter.
+std::string model_text(const ModelConfig& model) {
+  Config only;
+  only.model = model;
+  if (only.model.filter) only.model.filter->folder.clear();
+  return nlohmann::ordered_json::parse(write_config_json(only))["model"].dump();
+}
+
+}  // namespace
 
 PickSummary pick_from_config(const PickRequest& request, size_t& micrographs) {
   Config config = load_config(request.config_path);
@@ -51,6 +82,10 @@ PickSummary pick_from_config(const PickRequest& request, size_t& micrographs) {
     std::fprintf(stderr, "weights: the pretrained start %s\n", printable(weights).c_str());
   }
   if (!fs::is_regular_file(weights)) throw Error(weights + ": no such weights file");
+  PickOptions options = request.options;
+  options.origin = {{"cupick", request.version}, {"weights", file_hash(weights)},
+                    {"weights_file", fs::absolute(weights).lexically_normal().string()},
+                    {"model", model_text(config.model)}};
 
   // One context and one copy of the network per device: several GPUs share the micrographs out.
   std::vector<std::unique_ptr<Context>> contexts = open_devices(request.devices);
@@ -64,7 +99,7 @@ PickSummary pick_from_config(const PickRequest& request, size_t& micrographs) {
   }
   std::fprintf(stderr, "%zu micrographs\n", files.size());
   std::signal(SIGINT, SIG_DFL);  // every written file is complete: stopping is always safe
-  return pick_micrographs(devices, config.model, files, request.output, request.options);
+  return pick_micrographs(devices, config.model, files, request.output, options);
 }
 
 }  // namespace cupick

@@ -17,6 +17,7 @@ struct PickRequest {
   PickOptions options;
   DeviceChoice devices;
   bool filter_on_the_fly = false;   // --otf: filter in memory, no cache written
+  std::string version;              // the program's, for the output folder's run record
 };
 
 // Files and folders to one sorted list of micrographs without repeats. Error naming a path that

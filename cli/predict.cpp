@@ -58,6 +58,7 @@ int run_predict(int argc, char** argv) {
   request.options = opt;
   request.devices = device_choice(args);
   request.filter_on_the_fly = args.has("--otf");
+  request.version = CUPICK_VERSION;
   size_t files = 0;
   const PickSummary s = pick_from_config(request, files);
   std::printf("picked %zu micrographs (%zu done before), %zu particles above %.2f, %.1f micrographs/s; results in %s\n",

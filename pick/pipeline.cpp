@@ -8,11 +8,15 @@
 #include <cstdio>
 #include <deque>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <mutex>
 #include <new>
 #include <optional>
+#include <set>
 #include <thread>
+
+#include <nlohmann/json.hpp>
 
 #include "engine/background.h"
 #include "image/grid.h"
@@ -319,6 +323,62 @@ class DevicePicker {
   Tensor host_, device_batch_;
 };
 
+// This run's record (see run_record_name).
+nlohmann::ordered_json run_record(const PickOptions& opt) {
+  nlohmann::ordered_json record = nlohmann::ordered_json::object();
+  for (const auto& [key, value] : opt.origin) record[key] = value;
+  record["threshold"] = opt.threshold;
+  record["nms"] = opt.nms_iou;
+  record["distance"] = opt.min_distance;
+  record["minsize"] = opt.min_size;
+  record["maxsize"] = opt.max_size;
+  return record;
+}
+
+// How the folder's record differs from this run's, one phrase per setting; empty if it does not.
+std::vector<std::string> record_differences(const nlohmann::ordered_json& before, const nlohmann::ordered_json& now) {
+  std::set<std::string> keys;
+  for (const auto& j : {before, now})
+    for (const auto& [key, value] : j.items())
+      if (!(key.size() > 5 && key.compare(key.size() - 5, 5, "_file") == 0)) keys.insert(key);
+  std::vector<std::string> changed;
+  for (const std::string& key : keys) {
+    auto text = [&](const nlohmann::ordered_json& j) { return j.contains(key) ? j[key].dump() : std::string("none"); };
+    if (text(before) != text(now)) changed.push_back(key + " " + text(before) + ", now " + text(now));
+  }
+  return changed;
+}
+
+// Picks are resumed only under the settings that made them: checks the folder's record against
+// this run's and writes this run's (see pick_micrographs).
+void check_run_record(const fs::path& out, const std::vector<std::string>& files, const PickOptions& opt) {
+  const fs::path path = out / run_record_name;
+  const nlohmann::ordered_json now = run_record(opt);
+  std::vector<std::string> changed;
+  std::error_code ec;
+  if (fs::exists(path, ec)) {
+    std::ifstream in(path, std::ios::binary);
+    nlohmann::ordered_json before = nlohmann::ordered_json::parse(in, nullptr, false);
+    changed = before.is_object() ? record_differences(before, now)
+                                 : std::vector<std::string>{"the record is damaged"};
+  } else {
+    for (const std::string& f : files)
+      if (fs::exists(out / "CBOX" / (base_name(f) + ".cbox"), ec)) {
+        changed.push_back("there are picks but no record of what made them");
+        break;
+      }
+  }
+  if (!changed.empty()) {
+    std::string what;
+    for (const std::string& c : changed) what += (what.empty() ? "" : "; ") + c;
+    if (!opt.overwrite)
+      throw Error(out.string() + ": picked before with other settings (" + what +
+                  "): give --overwrite to pick every micrograph again, or another output folder");
+    for (const std::string& f : files) fs::remove(out / "CBOX" / (base_name(f) + ".cbox"), ec);
+  }
+  write_file_atomically(path.string(), now.dump(2) + "\n");
+}
+
 // The files to pick, leaving out those done before (their CBOX exists) unless opt.overwrite; the
 // picks of those go into `results` for DISTR/.
 std::vector<std::string> files_to_pick(const std::vector<std::string>& files, const fs::path& out,
@@ -327,6 +387,7 @@ std::vector<std::string> files_to_pick(const std::vector<std::string>& files, co
   for (const std::string& f : files)
     if (auto [it, fresh] = by_name.emplace(base_name(f), f); !fresh)
       throw Error(it->second + " and " + f + " have the same base name: their picks would overwrite each other");
+  check_run_record(out, files, opt);
   std::vector<std::string> todo;
   for (const std::string& f : files) {
     const fs::path cbox = out / "CBOX" / (base_name(f) + ".cbox");

@@ -4,6 +4,7 @@
 // confidence distributions). Coordinates are in the micrograph's own pixels, in the box-file
 // convention.
 #pragma once
+#include <map>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,9 @@ struct PickOptions {
   int batch_size = 4;        // micrographs per forward (same-size micrographs only)
   bool overwrite = false;    // pick again micrographs whose results exist
   bool progress = true;      // a progress line on stderr
+  // What else the picks depend on (the program's version, a hash of the weights, the config's
+  // model section), recorded with the options above in the output folder: see pick_micrographs.
+  std::map<std::string, std::string> origin;
 };
 
 // The picks of one prepared micrograph from its head output (image `image` of a batch): decoded,
@@ -49,13 +53,22 @@ struct PickSummary {
   double seconds = 0;
 };
 
-// Picks every file into out_dir/{CBOX,EMAN,STAR,DISTR}. A micrograph whose CBOX file exists is done
-// (skipped unless opt.overwrite); each file is written to a temporary name and renamed, the CBOX
-// last, so an interrupted run resumes where it stopped. A micrograph that cannot be read is left
-// out (in `failed`) and the others are picked: one damaged file does not stop a night's run, and
-// the next run picks just it. Reading and preprocessing run on a background thread while the
-// network works. Patch mode (model.num_patches > 1): every patch goes through the network and the
-// picks of all patches are merged (non-maximum suppression) before filtering. Error: two files of the same base name (their results would overwrite each other).
+// The record of what produced a folder's picks, out_dir/cupick_run.json: opt.origin and the options
+// that change the picks (threshold, nms, distance, minsize, maxsize). Keys ending in "_file" (the
+// weights' path) are for the reader, not compared.
+constexpr const char* run_record_name = "cupick_run.json";
+
+// Picks every file into out_dir/{CBOX,EMAN,STAR,DISTR}. Each file is written to a temporary name
+// and renamed, the CBOX last: a micrograph whose CBOX file exists is done and skipped, so an
+// interrupted run resumes where it stopped, if the folder's run record matches this run's. A record
+// that differs is an Error naming what changed and --overwrite; with opt.overwrite every micrograph
+// is picked again, and where the record differed the CBOX files of those to pick are removed before
+// the new record is written, so that an interrupted re-pick resumes right. A micrograph that cannot
+// be read or written is left out (in `failed`) and the others are picked: one damaged file does not
+// stop a night's run, and the next run picks just it. Reading and preprocessing run on a background
+// thread while the network works. Patch mode (model.num_patches > 1): every patch goes through the
+// network and the picks of all patches are merged (non-maximum suppression) before filtering.
+// Error: two files of the same base name (their results would overwrite each other).
 PickSummary pick_micrographs(Graph& graph, Context& ctx, const ModelConfig& model,
                              const std::vector<std::string>& files, const std::string& out_dir,
                              const PickOptions& opt);

@@ -370,6 +370,54 @@ TEST_F(Cli, PredictResumesWhereItStopped) {
   EXPECT_TRUE(fs::exists(dir.path / "out" / "EMAN" / "m2.box"));
 }
 
+// A folder's picks are resumed only under the settings that made them (its cupick_run.json): another
+// threshold, other weights or a changed model section is refused, naming what changed and
+// --overwrite; the filter cache's folder is not a setting. --overwrite picks again and records the
+// new settings; a re-pick stopped half-way then resumes under them.
+TEST_F(Cli, PredictResumesOnlyUnderTheSameSettings) {
+  write_micrographs(dir);
+  const std::string config = write_config(dir);
+  ASSERT_EQ(predict(config, dir / "mic", "-t 0").status, 0);
+  const std::string record = read_text(dir / "out/cupick_run.json");
+  EXPECT_NE(record.find("\"threshold\": 0.0"), std::string::npos) << record;
+  EXPECT_NE(record.find("\"weights_file\": \"" + weights() + "\""), std::string::npos) << record;
+
+  Result r = predict(config, dir / "mic", "-t 0.2");
+  EXPECT_TRUE(failed_with(r, "predict", {dir / "out", "picked before with other settings", "threshold 0.0, now 0.2",
+                                         "--overwrite"}));
+  fs::copy_file(weights(), dir / "other.safetensors");
+  {
+    std::fstream f(dir / "other.safetensors", std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(-4, std::ios::end);
+    f.write("\0\0\0\0", 4);  // the last weight 0: other weights
+  }
+  r = cupick(dir, "predict -c " + config + " -w " + (dir / "other.safetensors") + " -i " + (dir / "mic") + " -o " +
+                      (dir / "out") + " --cpu -t 0");
+  EXPECT_TRUE(failed_with(r, "predict", {"weights \""}));
+  save_config(config, make_config(kBox + 8, {{"architecture", "crYOLO"}, {"input_size", std::to_string(kSide)},
+                                             {"filtered_output", dir / "filtered"}}),
+              true);  // another box size
+  EXPECT_TRUE(failed_with(predict(config, dir / "mic", "-t 0"), "predict", {"model"}));
+  save_config(config, make_config(kBox, {{"architecture", "crYOLO"}, {"input_size", std::to_string(kSide)},
+                                         {"filtered_output", dir / "elsewhere"}}),
+              true);  // only the cache folder changed
+  r = predict(config, dir / "mic", "-t 0");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("picked 0 micrographs (4 done before)"), std::string::npos) << r.out;
+  EXPECT_EQ(read_text(dir / "out/cupick_run.json"), record);
+
+  r = predict(config, dir / "mic", "-t 0.2 --overwrite");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("picked 4 micrographs (0 done before)"), std::string::npos) << r.out;
+  EXPECT_NE(read_text(dir / "out/cupick_run.json").find("\"threshold\": 0.2"), std::string::npos);
+  r = predict(config, dir / "mic", "-t 0.2");
+  EXPECT_NE(r.out.find("picked 0 micrographs (4 done before)"), std::string::npos) << r.out << r.err;
+
+  // An interrupted re-pick with new settings: the old picks are not taken for done ones.
+  fs::remove(dir / "out/cupick_run.json");
+  EXPECT_TRUE(failed_with(predict(config, dir / "mic", "-t 0.2"), "predict", {"no record"}));
+}
+
 // --otf filters in memory: the same picks as through the filter cache, and nothing written
 // anywhere else (neither the cache folder nor a temporary one).
 TEST_F(Cli, PredictOnTheFlyWritesNothingButItsOutputs) {
