@@ -326,6 +326,9 @@ std::map<std::string, std::vector<Box>> read_star_by_micrograph(const std::strin
   for_each_star_box(path, default_box_size, [&](std::string_view micrograph, const Box& b) {
     boxes[micrograph.empty() ? own : micrograph_key(std::string(micrograph))].push_back(b);
   });
+  // An empty file, or one without rows, is its own micrograph without particles, as an empty .box
+  // is: not "no annotation", which would skip the micrograph instead of teaching the background.
+  if (boxes.empty()) boxes[own];
   return boxes;
 }
 

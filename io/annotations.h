@@ -47,7 +47,8 @@ std::vector<Box> read_cbox(const std::string& path);
 std::vector<Box> read_star(const std::string& path, float default_box_size = 0);
 
 // One STAR file for many micrographs, as users bring them: boxes by micrograph_key() of
-// _rlnMicrographName. Without that column every box is the micrograph's the file is named after.
+// _rlnMicrographName. Without that column every box is the micrograph's the file is named after; a
+// file without boxes (empty, no loop, an empty loop) is that micrograph without particles.
 std::map<std::string, std::vector<Box>> read_star_by_micrograph(const std::string& path, float default_box_size = 0);
 
 // The name by which annotations and micrographs are matched: the base name without folder and

@@ -88,10 +88,9 @@ BoxesByMicrograph read_folder(const std::string& dir, const std::string& side, d
     BoxesByMicrograph read;
     if (lower_extension(file) == ".star") {
       read = read_star_by_micrograph(path, float(default_box_size));
-      if (read.empty()) read[micrograph_key(path)];  // no rows: a micrograph without particles
       for (const auto& [key, b] : read)
         if (!b.empty() && !(default_box_size > 0))
-          throw Error(path + ": STAR files hold no box size; give a default box size to evaluate them");
+          throw Error(path + ": STAR files hold no box size: give one with -b (--box_size), in pixels");
     } else {
       read[micrograph_key(path)] = read_boxes(path, float(default_box_size));
     }

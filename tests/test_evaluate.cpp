@@ -231,7 +231,7 @@ TEST(Evaluate, FolderErrors) {
 
   dir.file("star/x.star", "data_\nloop_\n_rlnCoordinateX\n_rlnCoordinateY\n100 100\n");
   message = error_of([&] { evaluate_folders(dir / "star", dir / "truth", 0); });
-  EXPECT_NE(message.find("default box size"), std::string::npos) << message;
+  EXPECT_NE(message.find("give one with -b (--box_size)"), std::string::npos) << message;
 
   dir.file("twice/x.box", "0 0 50 50\n");
   dir.file("twice/x.cbox", "0\t0\t50\t50\t1\n");

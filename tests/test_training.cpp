@@ -457,6 +457,53 @@ TEST(Picking, BoxFileRoundTripsThroughTheNetworkInput) {
   expect_picks_are(picks_from_head(perfect_head(e.boxes, p), 0, p, {{48.f, 48.f}}, 48, 0.3f, PickOptions{}), truth);
 }
 
+// Training data that could mean two things is an error naming both files: two annotation files for
+// one micrograph (a.box and a.star, or a.box and a particles.star naming a), two images for one
+// key (a.mrc and a.jpg). An empty STAR file, like an empty .box, is a micrograph without particles.
+TEST(Training, AmbiguousAnnotationsAreErrorsAndEmptyFilesTeachTheBackground) {
+  const test::TempDir dir;
+  const std::vector<Box> truth = {{70, 60, 40, 40, 1}};
+  write_micrograph(dir / "mic/a.mrc", dir / "box/a.box", 200, 160, truth, 1);
+  ModelConfig model;
+  model.input_size = {128, 128, false};
+  model.anchors = Anchor{40, 40};
+  model.filter.reset();
+  const auto error_of = [&] {
+    std::vector<std::string> warnings;
+    try {
+      load_examples(dir / "mic", dir / "box", model, warnings);
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("loaded");
+  };
+  write_star(dir / "box/a.star", truth, "a.mrc");
+  EXPECT_EQ(error_of(), dir / "box/a.box" + " and " + dir / "box/a.star" + " both annotate micrograph a: keep one of them");
+  std::filesystem::remove(dir / "box/a.star");
+  write_star_by_micrograph(dir / "box/particles.star", {{"a.mrc", truth}, {"b.mrc", truth}});
+  EXPECT_EQ(error_of(), dir / "box/a.box" + " and " + dir / "box/particles.star" + " both annotate micrograph a: keep one of them");
+  std::filesystem::remove(dir / "box/particles.star");
+  write_jpeg(dir / "mic/a.jpg", Image(200, 160), 90);
+  EXPECT_EQ(error_of(), dir / "mic/a.jpg" + " and " + dir / "mic/a.mrc" + " are both micrograph a for its annotations: keep one of them in " +
+               dir / "mic");
+  std::filesystem::remove(dir / "mic/a.jpg");
+
+  // b has an empty STAR file, c one with a header and no rows: both train as background.
+  write_micrograph(dir / "mic/b.mrc", dir / "unused.box", 200, 160, truth, 2);
+  write_micrograph(dir / "mic/c.mrc", dir / "unused.box", 200, 160, truth, 3);
+  dir.file("box/b.star", "");
+  write_star(dir / "box/c.star", {}, "c.mrc");
+  std::vector<std::string> warnings;
+  const std::vector<Example> examples = load_examples(dir / "mic", dir / "box", model, warnings);
+  EXPECT_TRUE(warnings.empty()) << warnings[0];
+  ASSERT_EQ(examples.size(), 3u);
+  EXPECT_EQ(examples[0].boxes.size(), 1u);
+  EXPECT_EQ(examples[1].name, "b");
+  EXPECT_TRUE(examples[1].boxes.empty());
+  EXPECT_EQ(examples[2].name, "c");
+  EXPECT_TRUE(examples[2].boxes.empty());
+}
+
 // Resizing keeps the aspect ratio: a thin or tiny image would make a huge or meaningless network
 // input, so it is refused naming the file, whole or in patches.
 TEST(Picking, ThinAndTinyMicrographsAreRefused) {

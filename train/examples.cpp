@@ -73,36 +73,48 @@ std::vector<Example> load_examples(const std::string& image_folder, const std::s
   if (!model.anchors) throw Error("the config has no model.anchors: training needs the box size");
   const float box_size = float(model.anchors->width);
 
-  // Annotations by micrograph key; a STAR file may hold many micrographs.
+  // Annotations by micrograph key; a STAR file may hold many micrographs. Two files for one
+  // micrograph (x.box and x.star, or x.star and a particles.star that names x) are an error: which
+  // one a user meant cannot be guessed, and taking either silently trains on the wrong boxes.
   std::error_code ec;
   if (!fs::is_directory(annot_folder, ec)) throw Error(annot_folder + ": no such folder");
+  std::vector<fs::path> annotation_paths;
+  for (const fs::directory_entry& e : fs::directory_iterator(annot_folder)) {
+    const std::string ext = e.path().extension().string();
+    if (e.is_regular_file() && (ext == ".box" || ext == ".star" || ext == ".cbox")) annotation_paths.push_back(e.path());
+  }
+  std::sort(annotation_paths.begin(), annotation_paths.end());  // the messages name the files in a fixed order
   std::map<std::string, std::vector<Box>> annotations;
   std::map<std::string, std::string> annotation_file;
-  for (const fs::directory_entry& e : fs::directory_iterator(annot_folder)) {
-    const std::string path = e.path().string(), ext = e.path().extension().string();
-    if (!e.is_regular_file() || (ext != ".box" && ext != ".star" && ext != ".cbox")) continue;
-    if (ext == ".star") {
-      for (auto& [key, boxes] : read_star_by_micrograph(path, box_size)) {
-        annotations[key] = std::move(boxes);
-        annotation_file[key] = path;
-      }
+  const auto add = [&](const std::string& key, const std::string& path, std::vector<Box> boxes) {
+    const auto [it, added] = annotation_file.emplace(key, path);
+    if (!added)
+      throw Error(it->second + " and " + path + " both annotate micrograph " + key + ": keep one of them");
+    annotations[key] = std::move(boxes);
+  };
+  for (const fs::path& p : annotation_paths) {
+    const std::string path = p.string();
+    if (p.extension() == ".star") {
+      for (auto& [key, boxes] : read_star_by_micrograph(path, box_size)) add(key, path, std::move(boxes));
     } else {
-      const std::string key = micrograph_key(e.path().filename().string());
-      annotations[key] = read_boxes(path, box_size);
-      annotation_file[key] = path;
+      add(micrograph_key(p.filename().string()), path, read_boxes(path, box_size));
     }
   }
 
-  // The micrographs with annotations, in file-name order.
+  // The micrographs with annotations, in file-name order. Two images with one key (x.mrc and
+  // x.tif) are an error for the same reason.
   std::vector<std::string> paths, keys;
-  std::map<std::string, bool> used;
+  std::map<std::string, std::string> micrograph_of;
   for (const std::string& path : list_micrographs(image_folder)) {
     const std::string key = micrograph_key(fs::path(path).filename().string());
+    const auto [it, added] = micrograph_of.emplace(key, path);
+    if (!added)
+      throw Error(it->second + " and " + path + " are both micrograph " + key +
+                  " for its annotations: keep one of them in " + image_folder);
     if (!annotations.count(key)) {
       warnings.push_back(path + ": no annotation for this micrograph in " + annot_folder + ": skipped");
       continue;
     }
-    used[key] = true;
     paths.push_back(path);
     keys.push_back(key);
   }
@@ -133,7 +145,7 @@ std::vector<Example> load_examples(const std::string& image_folder, const std::s
     }
   }
   for (const auto& [key, file] : annotation_file)
-    if (!used.count(key)) warnings.push_back(file + ": no micrograph named " + key + " in " + image_folder + ": ignored");
+    if (!micrograph_of.count(key)) warnings.push_back(file + ": no micrograph named " + key + " in " + image_folder + ": ignored");
   if (examples.empty())
     throw Error("no micrograph in " + image_folder + " has an annotation in " + annot_folder +
                 " (annotations are matched by base name, e.g. mic_01.mrc and mic_01.box)");
