@@ -226,7 +226,16 @@ Codec norm() {
 // One number, or [height, width] as written, so a config is written back as it was read.
 Codec input_size() {
   return {[](const Reader& r, const std::string& key, const json& v, Config& c) {
-            c.model.input_size = r.input_size(key, v);
+            const InputSize s = c.model.input_size = r.input_size(key, v);
+            // The network's stride is 32, so other sizes are rounded (§3.3): say so, since 100
+            // silently becoming 96 changes the grid a user chose.
+            const auto text = [&](int h, int w) {
+              return s.is_pair ? "[" + std::to_string(h) + ", " + std::to_string(w) + "]" : std::to_string(h);
+            };
+            const int h = round_to_32(s.height), w = round_to_32(s.width);
+            if (h != s.height || w != s.width)
+              c.warnings.push_back(r.file + ": " + key + " " + text(s.height, s.width) + " is rounded to " + text(h, w) +
+                                   ", the nearest multiple of 32");
           },
           [](const Config& c) {
             const InputSize& s = c.model.input_size;

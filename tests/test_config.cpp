@@ -369,6 +369,18 @@ TEST(Config, ArchitectureAndNormAreMatchedWithoutCase) {
   EXPECT_EQ(parse_config(j.dump(), "t.json").model.norm, "GMM");
 }
 
+TEST(Config, InputSizeNotAMultipleOf32IsAWarning) {
+  json j = base();
+  j["model"]["input_size"] = 100;
+  EXPECT_EQ(parse_config(j.dump(), "t.json").warnings,
+            std::vector<std::string>{"t.json: model.input_size 100 is rounded to 96, the nearest multiple of 32"});
+  j["model"]["input_size"] = json::array({1000, 1024});
+  EXPECT_EQ(parse_config(j.dump(), "t.json").warnings,
+            std::vector<std::string>{"t.json: model.input_size [1000, 1024] is rounded to [992, 1024], the nearest multiple of 32"});
+  j["model"]["input_size"] = 1024;
+  EXPECT_TRUE(parse_config(j.dump(), "t.json").warnings.empty());
+}
+
 TEST(Config, InputSizeRoundsToTheNearestMultipleOf32) {
   EXPECT_EQ(round_to_32(1024), 1024);
   EXPECT_EQ(round_to_32(1000), 992);
@@ -505,7 +517,11 @@ TEST(Config, WriteThenLoadGivesTheSameConfig) {
   Config c = make_config(220, {{"input_size", "1000,1400"}, {"filter", "none"}, {"norm", "GMM"},
                                {"learning_rate", "3e-5"}, {"object_scale", "4.5"}, {"debug", "false"}});
   c.other["note"] = json::array({1, "two"});
-  EXPECT_EQ(parse_config(write_config_json(c), "w.json"), c);
+  Config back = parse_config(write_config_json(c), "w.json");
+  EXPECT_EQ(back.warnings, std::vector<std::string>{
+                               "w.json: model.input_size [1000, 1400] is rounded to [992, 1408], the nearest multiple of 32"});
+  back.warnings.clear();
+  EXPECT_EQ(back, c);
 
   EXPECT_EQ(parse_config(write_config_json(make_config(160)), "w.json"), make_config(160));
 
