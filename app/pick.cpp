@@ -11,6 +11,7 @@
 #include "app/network.h"
 #include "engine/error.h"
 #include "io/config.h"
+#include "io/files.h"
 #include "io/micrograph.h"
 
 namespace fs = std::filesystem;
@@ -28,8 +29,8 @@ std::vector<std::string> expand_micrograph_inputs(const std::vector<std::string>
       if (!is_micrograph_path(in)) throw Error(in + ": not a micrograph (.mrc, .mrcs, .tif, .tiff, .png, .jpg)");
       files.push_back(in);
     } else {
-      const bool missing = !ec || ec == std::errc::no_such_file_or_directory;
-      throw Error(in + (missing ? ": no such file or folder" : ": cannot read it (" + ec.message() + ")"));
+      const bool missing = !ec || ec == std::errc::no_such_file_or_directory || ec == std::errc::not_a_directory;
+      throw Error(in + ": " + (missing ? why_missing(in, "no such file or folder") : "cannot read it (" + ec.message() + ")"));
     }
   }
   std::sort(files.begin(), files.end());
@@ -81,7 +82,9 @@ PickSummary pick_from_config(const PickRequest& request, size_t& micrographs) {
                   config.model.architecture);
     std::fprintf(stderr, "weights: the pretrained start %s\n", printable(weights).c_str());
   }
-  if (!fs::is_regular_file(weights)) throw Error(weights + ": no such weights file");
+  std::error_code ec;
+  if (fs::is_directory(weights, ec)) throw Error(weights + ": is a folder, not a weights file");
+  if (!fs::is_regular_file(weights, ec)) throw Error(weights + ": " + why_missing(weights, "no such weights file"));
   PickOptions options = request.options;
   options.origin = {{"cupick", request.version}, {"weights", file_hash(weights)},
                     {"weights_file", fs::absolute(weights).lexically_normal().string()},

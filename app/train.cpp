@@ -4,10 +4,12 @@
 
 #include <csignal>
 #include <cstdio>
+#include <optional>
 
 #include "app/devices.h"
 #include "app/network.h"
 #include "engine/error.h"
+#include "nets/network.h"
 #include "train/checks.h"
 #include "train/examples.h"
 
@@ -94,12 +96,17 @@ TrainResult train_from_config(const Config& config, const std::string& config_pa
     throw Error(config_path + ": --fine_tune needs train.pretrained_weights" +
                 (request.from_scratch ? " (--from_scratch leaves out the pretrained start)" : ""));
   std::fprintf(stderr, "device: %s\n", ctx.describe().c_str());
+  // The network and its start before the micrographs, which may take minutes to read: a missing
+  // network description or weights of another network show at once.
+  std::optional<Graph> start;
+  if (!pretrained.empty()) start.emplace(load_network(architecture, ctx, pretrained, config_path));
+  else build_network(architecture);
   std::vector<Example> train_set, valid_set;
   load_training_data(config, ctx, request.seed, train_set, valid_set);
   print_data(config.model, train_set, valid_set);
 
-  Graph graph = pretrained.empty() ? new_network(architecture, ctx, train_set[0].image.shape(), request.seed)
-                                   : load_network(architecture, ctx, pretrained, config_path);
+  Graph graph = start ? std::move(*start) : new_network(architecture, ctx, train_set[0].image.shape(), request.seed);
+  start.reset();
   if (shipped && pretrained.empty())
     std::fprintf(stderr, "no pretrained start ships for %s: starting from random weights\n", printable(architecture).c_str());
   else if (shipped)

@@ -530,7 +530,7 @@ Config parse_config(const std::string& text, const std::string& name) {
 
 Config load_config(const std::string& path) {
   std::error_code ec;
-  if (!fs::exists(path, ec)) throw Error(path + ": no such file");
+  if (!fs::exists(path, ec)) throw Error(path + ": " + why_missing(path, "no such file"));
   if (fs::is_directory(path, ec)) throw Error(path + ": is a folder, not a config file");
   std::ifstream in(path, std::ios::binary);
   if (!in) throw Error(path + ": cannot read it (" + std::strerror(errno) + ")");
@@ -547,7 +547,7 @@ void check_training_paths(const Config& c, const std::string& config_path) {
     if (path.empty()) {
       if (required) problems.push_back(key + " is empty: training needs it");
     } else if (!fs::is_directory(path, ec)) {
-      problems.push_back(key + " '" + path + "' " + (fs::exists(path, ec) ? "is not a folder" : "does not exist"));
+      problems.push_back(key + " '" + path + "' " + (fs::exists(path, ec) ? "is not a folder" : why_missing(path, "does not exist")));
     }
   };
   // The folder a file or folder will be created in: "logs/" -> ".", "out/model.h5" -> "out".
@@ -556,7 +556,8 @@ void check_training_paths(const Config& c, const std::string& config_path) {
     if (!p.has_filename()) p = p.parent_path();
     const fs::path parent = p.parent_path().empty() ? fs::path(".") : p.parent_path();
     if (!fs::is_directory(parent, ec))
-      problems.push_back(key + " '" + path + "': folder '" + parent.string() + "' does not exist");
+      problems.push_back(key + " '" + path + "': folder '" + parent.string() + "' " +
+                         (fs::exists(parent, ec) ? "is a file" : why_missing(parent.string(), "does not exist")));
   };
 
   folder("train.train_image_folder", c.train.train_image_folder, true);
@@ -568,7 +569,7 @@ void check_training_paths(const Config& c, const std::string& config_path) {
   const std::string& weights = c.train.pretrained_weights;
   if (!weights.empty() && !fs::is_regular_file(weights, ec))
     problems.push_back("train.pretrained_weights '" + weights + "' " +
-                       (fs::exists(weights, ec) ? "is not a file" : "does not exist"));
+                       (fs::exists(weights, ec) ? "is not a file" : why_missing(weights, "does not exist")));
   if (c.train.saved_weights_name.empty()) problems.push_back("train.saved_weights_name is empty");
   else parent_folder("train.saved_weights_name", c.train.saved_weights_name);
   if (fs::exists(c.train.log_path, ec) && !fs::is_directory(c.train.log_path, ec))

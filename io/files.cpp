@@ -25,6 +25,16 @@ std::string temporary_path(const std::string& path) {
   return (p.parent_path() / tmp).string();
 }
 
+std::string why_missing(const std::string& path, const std::string& plain) {
+  std::error_code ec;
+  for (fs::path p = fs::path(path).parent_path(); !p.empty(); p = p.parent_path()) {
+    const fs::file_status s = fs::status(p, ec);
+    if (fs::exists(s)) return fs::is_directory(s) ? plain : "is inside '" + p.string() + "', which is a file";
+    if (p == p.parent_path()) break;  // the root
+  }
+  return plain;
+}
+
 void commit_file(std::FILE* f, const std::string& tmp, const std::string& path) {
   // fsync before the rename: otherwise a power loss can leave `path` naming an empty file.
   int err = std::fflush(f) != 0 || fsync(fileno(f)) != 0 ? errno : 0;

@@ -21,4 +21,8 @@ void write_file_atomically(const std::string& path, const std::string& bytes);
 // throws an Error naming `path`. `f` is closed however it ends.
 void commit_file(std::FILE* f, const std::string& tmp, const std::string& path);
 
+// Why `path` cannot be found, for a message: `plain` ("does not exist"), or where a folder on the
+// way is a file ("a.mrc/b"), "is inside 'a.mrc', which is a file", which is what the user must fix.
+std::string why_missing(const std::string& path, const std::string& plain);
+
 }  // namespace cupick

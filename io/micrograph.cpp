@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <new>
 
+#include "io/files.h"
 #include "io/mrc.h"
 
 namespace cupick {
@@ -85,7 +86,8 @@ void require_finite(const std::string& path, const Image& image) {
 std::vector<std::string> list_micrographs(const std::string& folder) {
   namespace fs = std::filesystem;
   std::error_code ec;
-  if (!fs::is_directory(folder, ec)) throw Error(folder + ": no such folder");
+  if (!fs::is_directory(folder, ec))
+    throw Error(folder + ": " + (fs::exists(folder, ec) ? "is not a folder" : why_missing(folder, "no such folder")));
   fs::directory_iterator it(folder, ec), end;
   if (ec) throw Error(folder + ": cannot list the folder (" + ec.message() + ")");
   std::vector<std::string> out;

@@ -102,7 +102,7 @@ Entry parse_entry(const std::string& path, const std::string& name, const nlohma
 Header read_header(const std::string& path) {
   std::error_code ec;
   const auto status = std::filesystem::status(path, ec);
-  if (status.type() == std::filesystem::file_type::not_found) fail(path, "does not exist");
+  if (status.type() == std::filesystem::file_type::not_found) fail(path, why_missing(path, "does not exist"));
   if (ec) fail(path, "cannot be read: " + ec.message());
   if (std::filesystem::is_directory(status)) fail(path, "is a folder, not a weights file");
   const uint64_t size = std::filesystem::file_size(path, ec);

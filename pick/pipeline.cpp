@@ -239,12 +239,15 @@ class DevicePicker {
 
   void pick(const std::vector<std::string>& share) {
     ctx_.make_current();
+    // A batch larger than the share would only allocate: --batch 100000 for 3 micrographs is 3.
+    const size_t patches = size_t(model_.num_patches) * size_t(model_.num_patches);
+    batch_size_ = int(std::min<size_t>(size_t(opt_.batch_size), std::max<size_t>(1, share.size() * patches)));
     // Reading and preparing run on a thread of their own, at most 2 x batch_size micrographs ahead
     // (all their patches); the low-pass filter runs on the device when it is a GPU.
     const std::unique_ptr<GpuLowpass> gpu_filter =
         ctx_.on_gpu() && model_.filter ? std::make_unique<GpuLowpass>(ctx_) : nullptr;
     size_t next_file = 0;
-    Background<Prefetched> prefetch(size_t(2 * opt_.batch_size), [&]() -> std::optional<Prefetched> {
+    Background<Prefetched> prefetch(size_t(2 * batch_size_), [&]() -> std::optional<Prefetched> {
       if (next_file == share.size()) return std::nullopt;
       Prefetched item{share[next_file++], {}, nullptr};
       try {
@@ -282,7 +285,7 @@ class DevicePicker {
     for (Prepared& patch : patches) {
       if (!batch_.empty() && patch.image.shape() != batch_[0].second.image.shape()) flush();
       batch_.emplace_back(&pending_.back(), std::move(patch));
-      if (int(batch_.size()) == opt_.batch_size) flush();
+      if (int(batch_.size()) == batch_size_) flush();
     }
   }
 
@@ -291,7 +294,7 @@ class DevicePicker {
     if (batch_.empty()) return;
     const Shape one = batch_[0].second.image.shape();
     const int n = int(batch_.size());
-    const Shape shape{opt_.batch_size, one.c, one.h, one.w};
+    const Shape shape{batch_size_, one.c, one.h, one.w};
     if (host_.shape() != shape) {  // the first batch, or micrographs of another size
       host_ = Tensor(shape);
       device_batch_ = Tensor(shape, ctx_.device());
@@ -318,6 +321,7 @@ class DevicePicker {
   Results& results_;
   const std::vector<std::pair<float, float>> anchors_;  // micrograph pixels
   const float low_;  // CBOX keeps everything above min(0.1, threshold)
+  int batch_size_ = 1;  // opt_.batch_size, at most the share's patches
   std::deque<Pending> pending_;  // deque: references stay valid while it grows at the back
   std::vector<std::pair<Pending*, Prepared>> batch_;
   Tensor host_, device_batch_;

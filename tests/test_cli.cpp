@@ -244,6 +244,9 @@ TEST_F(Cli, PredictWithoutTheWeights) {
                                    " -o " + (dir / "out") + " --cpu");
   EXPECT_TRUE(failed_with(r, "predict", {dir / "none.safetensors", "no such weights file"}));
   EXPECT_FALSE(fs::exists(dir / "out/CBOX/a.cbox"));
+  const Result folder = cupick(dir, "predict -c " + config + " -w " + (dir / "mic") + " -i " + (dir / "mic") + " -o " +
+                                        (dir / "out") + " --cpu");
+  EXPECT_TRUE(failed_with(folder, "predict", {dir / "mic" + ": is a folder, not a weights file"}));
 }
 
 // $CUPICK_PRETRAINED for the commands run while this lives (the tests run one per process).
@@ -293,9 +296,23 @@ TEST_F(Cli, PredictOnAFolderWithoutMicrographs) {
   EXPECT_EQ(split_lines(r.err).size(), 1u) << r.err;
 }
 
+// --batch beyond the number of micrographs is capped at it: a batch of a million 256² inputs would
+// ask for 262 GB before the first micrograph is picked.
+TEST_F(Cli, PredictCapsTheBatchAtTheNumberOfMicrographs) {
+  write_micrograph(dir / "mic/a.mrc", 0);
+  const Result r = predict(write_config(dir), dir / "mic", "--batch 1000000");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(fs::exists(dir / "out/CBOX/a.cbox"));
+}
+
 TEST_F(Cli, PredictOnAMissingInput) {
-  const Result r = predict(write_config(dir), dir / "nowhere");
+  const std::string config = write_config(dir);
+  const Result r = predict(config, dir / "nowhere");
   EXPECT_TRUE(failed_with(r, "predict", {dir / "nowhere", "no such file or folder"}));
+  // Under a file: the message names the file in the way, not "no such file".
+  write_micrograph(dir / "mic/a.mrc", 0);
+  const Result under = predict(config, dir / "mic/a.mrc/b.mrc");
+  EXPECT_TRUE(failed_with(under, "predict", {dir / "mic/a.mrc/b.mrc: is inside '" + dir / "mic/a.mrc" + "', which is a file"}));
 }
 
 // A truncated micrograph among good ones: the good ones are picked, the bad one is named, the run
@@ -505,6 +522,31 @@ TEST_F(Cli, TrainWithoutTheImageFolder) {
   const Result r = cupick(dir, "train -c " + config + " --cpu");
   EXPECT_TRUE(failed_with(r, "train", {config, "train.train_image_folder '" + (dir / "images") + "' does not exist"}));
   EXPECT_EQ(split_lines(r.err).size(), 1u) << r.err;
+}
+
+// A missing network description, or start weights of another network, are reported before any
+// micrograph is read (reading a real training set takes minutes).
+TEST_F(Cli, TrainChecksTheNetworkBeforeReadingMicrographs) {
+  write_micrograph(dir / "images/a.mrc", 0);
+  dir.file("annot/a.box", "");
+  const std::string config = dir / "config.json";
+  save_config(config, make_config(kBox, {{"architecture", dir / "missing.json"},
+                                         {"input_size", std::to_string(kSide)},
+                                         {"train_image_folder", dir / "images"},
+                                         {"train_annot_folder", dir / "annot"}}));
+  Result r = cupick(dir, "train -c " + config + " --cpu");
+  EXPECT_TRUE(failed_with(r, "train", {dir / "missing.json"}));
+  EXPECT_EQ(r.err.find("reading"), std::string::npos) << r.err;
+
+  save_config(config, make_config(kBox, {{"architecture", "PhosaurusNet"},
+                                         {"input_size", std::to_string(kSide)},
+                                         {"train_image_folder", dir / "images"},
+                                         {"train_annot_folder", dir / "annot"},
+                                         {"pretrained_weights", weights()}}),
+              /*overwrite=*/true);
+  r = cupick(dir, "train -c " + config + " --cpu");
+  EXPECT_TRUE(failed_with(r, "train", {weights(), config, "PhosaurusNet"}));
+  EXPECT_EQ(r.err.find("reading"), std::string::npos) << r.err;
 }
 
 // Training without pretrained_weights starts from the network's pretrained start where one is

@@ -661,6 +661,20 @@ TEST(Config, CheckTrainingPathsNamesWhatIsMissing) {
   expect_problem(bad, "log_path '" + dir / "runs/logs/" + "': folder '" + dir / "runs" + "' does not exist");
   bad.train.log_path = dir / "start.h5";
   expect_problem(bad, "log_path '" + dir / "start.h5" + "' is a file, not a folder");
+  // A path through a file names the file, not "does not exist".
+  bad = c;
+  bad.train.train_image_folder = dir / "start.h5/img";
+  expect_problem(bad, "train.train_image_folder '" + dir / "start.h5/img" + "' is inside '" + dir / "start.h5" +
+                          "', which is a file");
+  bad = c;
+  bad.train.pretrained_weights = dir / "start.h5/deeper/w.safetensors";
+  expect_problem(bad, "train.pretrained_weights '" + dir / "start.h5/deeper/w.safetensors" + "' is inside '" +
+                          dir / "start.h5" + "', which is a file");
+  bad = c;
+  bad.train.saved_weights_name = dir / "start.h5/model.safetensors";
+  expect_problem(bad, "folder '" + dir / "start.h5" + "' is a file");
+  EXPECT_EQ(error_of([&] { load_config(dir / "start.h5/c.json"); }),
+            dir / "start.h5/c.json" + ": is inside '" + dir / "start.h5" + "', which is a file");
 
   // Every problem at once, and where relative paths start.
   bad = c;

@@ -17,6 +17,7 @@
 #include "image/network_input.h"
 #include "image/preprocess.h"
 #include "io/annotations.h"
+#include "io/files.h"
 #include "io/micrograph.h"
 
 namespace fs = std::filesystem;
@@ -77,7 +78,7 @@ std::vector<Example> load_examples(const std::string& image_folder, const std::s
   // micrograph (x.box and x.star, or x.star and a particles.star that names x) are an error: which
   // one a user meant cannot be guessed, and taking either silently trains on the wrong boxes.
   std::error_code ec;
-  if (!fs::is_directory(annot_folder, ec)) throw Error(annot_folder + ": no such folder");
+  if (!fs::is_directory(annot_folder, ec)) throw Error(annot_folder + ": " + (fs::exists(annot_folder, ec) ? "is not a folder" : why_missing(annot_folder, "no such folder")));
   std::vector<fs::path> annotation_paths;
   for (const fs::directory_entry& e : fs::directory_iterator(annot_folder)) {
     const std::string ext = e.path().extension().string();
