@@ -100,7 +100,7 @@ PickSummary pick_from_config(const PickRequest& request, size_t& micrographs) {
     graphs.push_back(load_network(config.model.architecture, *ctx, weights, request.config_path));
     devices.push_back({&graphs.back(), ctx.get()});
   }
-  std::fprintf(stderr, "%zu micrographs\n", files.size());
+  std::fprintf(stderr, "%zu micrograph%s\n", files.size(), files.size() == 1 ? "" : "s");
   std::signal(SIGINT, SIG_DFL);  // every written file is complete: stopping is always safe
   return pick_micrographs(devices, config.model, files, request.output, options);
 }

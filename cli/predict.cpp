@@ -5,6 +5,7 @@
 #include "app/pick.h"
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "io/files.h"
 #include "pick/evaluate.h"
 
 namespace fs = std::filesystem;
@@ -89,7 +90,7 @@ int run_evaluate(int argc, char** argv) {
   const Evaluation e = evaluate_folders(args.get("--picks"), args.get("--truth"), box_size, iou);
   print_warnings(e.warnings);
   const fs::path out = args.get("--output", args.get("--picks"));
-  fs::create_directories(out);
+  make_folders(out.string());
   write_report_json((out / "report.json").string(), e);
   write_pr_curve_png((out / "precision_recall.png").string(), e);
   std::printf("%zu micrographs, %zu true particles, %zu picks\n", e.micrographs, e.truth_boxes, e.picks);

@@ -35,6 +35,20 @@ std::string why_missing(const std::string& path, const std::string& plain) {
   return plain;
 }
 
+void make_folders(const std::string& path) {
+  std::error_code ec;
+  if (fs::create_directories(path, ec) || fs::is_directory(path, ec)) return;
+  // The first part of the path that exists and is not a folder is what stands in the way.
+  for (fs::path p = fs::path(path).lexically_normal(); !p.empty(); p = p.parent_path()) {
+    const fs::file_status s = fs::status(p, ec);
+    if (fs::exists(s) && !fs::is_directory(s))
+      throw Error(path + ": cannot make this folder: '" + p.string() + "' is a file");
+    if (p == p.parent_path()) break;
+  }
+  fs::create_directories(path, ec);
+  throw Error(path + ": cannot make this folder" + (ec ? " (" + ec.message() + ")" : ""));
+}
+
 void commit_file(std::FILE* f, const std::string& tmp, const std::string& path) {
   // fsync before the rename: otherwise a power loss can leave `path` naming an empty file.
   int err = std::fflush(f) != 0 || fsync(fileno(f)) != 0 ? errno : 0;

@@ -25,4 +25,8 @@ void commit_file(std::FILE* f, const std::string& tmp, const std::string& path);
 // way is a file ("a.mrc/b"), "is inside 'a.mrc', which is a file", which is what the user must fix.
 std::string why_missing(const std::string& path, const std::string& plain);
 
+// Makes `path` and the folders above it where missing; an Error names the path and why not ("'out'
+// is a file", "Permission denied"), not the library's "filesystem error" text.
+void make_folders(const std::string& path);
+
 }  // namespace cupick

@@ -4,8 +4,10 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -244,7 +246,7 @@ Graph build_network_from_text(std::string_view text, const std::string& file, in
 Graph build_network(const std::string& architecture, int input_channels, int num_anchors, int num_classes) {
   if (architecture.size() > 5 && lower(architecture.substr(architecture.size() - 5)) == ".json") {
     std::ifstream f(architecture, std::ios::binary);
-    if (!f) throw Error(architecture + ": cannot read the network description");
+    if (!f) throw Error(architecture + ": cannot read the network description (" + std::strerror(errno) + ")");
     std::stringstream text;
     text << f.rdbuf();
     return build_network_from_text(text.str(), architecture, input_channels, num_anchors, num_classes);

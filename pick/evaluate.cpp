@@ -70,7 +70,8 @@ std::string lower_extension(const fs::path& file) {
 // starts each message.
 BoxesByMicrograph read_folder(const std::string& dir, const std::string& side, double default_box_size) {
   std::error_code ec;
-  if (!fs::is_directory(dir, ec)) throw Error(side + ": " + dir + " is not a folder");
+  if (!fs::is_directory(dir, ec))
+    throw Error(side + ": " + dir + (fs::exists(dir, ec) ? " is not a folder" : " does not exist"));
   std::vector<fs::path> files;
   std::error_code file_ec;  // a file that vanished while listing is simply not there
   for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {

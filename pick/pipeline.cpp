@@ -3,9 +3,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <deque>
 #include <filesystem>
 #include <fstream>
@@ -119,7 +121,7 @@ void write_distributions(const fs::path& out, const std::vector<std::vector<Box>
     return std::string(line);
   };
   summary = describe("size (px)", sizes) + describe("confidence", confidences);
-  fs::create_directories(out);
+  make_folders(out.string());
   write_file_atomically((out / "distribution.csv").string(), values);
   write_file_atomically((out / "summary.txt").string(), summary);
   // The confidence histogram as a curve (fraction of picks per 0.05 bin).
@@ -327,15 +329,23 @@ class DevicePicker {
   Tensor host_, device_batch_;
 };
 
+// A float as the shortest decimal that reads back as it (0.3f, not 0.30000001192092896), so that
+// the record and its messages show the settings as the user gave them.
+double decimal(float f) {
+  char text[32];
+  const auto end = std::to_chars(text, text + sizeof text, f).ptr;
+  return std::strtod(std::string(text, end).c_str(), nullptr);
+}
+
 // This run's record (see run_record_name).
 nlohmann::ordered_json run_record(const PickOptions& opt) {
   nlohmann::ordered_json record = nlohmann::ordered_json::object();
   for (const auto& [key, value] : opt.origin) record[key] = value;
-  record["threshold"] = opt.threshold;
-  record["nms"] = opt.nms_iou;
-  record["distance"] = opt.min_distance;
-  record["minsize"] = opt.min_size;
-  record["maxsize"] = opt.max_size;
+  record["threshold"] = decimal(opt.threshold);
+  record["nms"] = decimal(opt.nms_iou);
+  record["distance"] = decimal(opt.min_distance);
+  record["minsize"] = decimal(opt.min_size);
+  record["maxsize"] = decimal(opt.max_size);
   return record;
 }
 
@@ -347,7 +357,12 @@ std::vector<std::string> record_differences(const nlohmann::ordered_json& before
       if (!(key.size() > 5 && key.compare(key.size() - 5, 5, "_file") == 0)) keys.insert(key);
   std::vector<std::string> changed;
   for (const std::string& key : keys) {
-    auto text = [&](const nlohmann::ordered_json& j) { return j.contains(key) ? j[key].dump() : std::string("none"); };
+    auto text = [&](const nlohmann::ordered_json& j) {
+      if (!j.contains(key)) return std::string("none");
+      // Records written before settings were stored as decimal(): 0.30000001192092896 is 0.3.
+      if (j[key].is_number_float()) return nlohmann::ordered_json(decimal(j[key].get<float>())).dump();
+      return j[key].dump();
+    };
     if (text(before) != text(now)) changed.push_back(key + " " + text(before) + ", now " + text(now));
   }
   return changed;
@@ -413,7 +428,7 @@ PickSummary pick_micrographs(const std::vector<PickDevice>& devices, const Model
   if (devices.empty()) throw Error("picking: no device to pick on");
   if (!model.anchors) throw Error("the config has no model.anchors: picking needs the box size");
   const fs::path out(out_dir);
-  for (const char* sub : {"CBOX", "EMAN", "STAR", "DISTR"}) fs::create_directories(out / sub);
+  for (const char* sub : {"CBOX", "EMAN", "STAR", "DISTR"}) make_folders((out / sub).string());
   Results results(out, model, opt);
   const std::vector<std::string> todo = files_to_pick(files, out, opt, results);
   results.start(todo.size());

@@ -7,15 +7,11 @@
 // network at a 128 x 128 input, on 128 x 128 micrographs, with weights that are only initialised
 // (written once for the whole suite): a run takes well under a second.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
-#include <initializer_list>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -26,6 +22,7 @@
 #include "io/mrc.h"
 #include "io/weights.h"
 #include "nets/network.h"
+#include "tests/run_cupick.h"
 #include "tests/temp_dir.h"
 
 namespace cupick {
@@ -37,66 +34,11 @@ using test::TempDir;
 constexpr int kSide = 128;  // micrographs and network input, pixels
 constexpr int kBox = 32;    // the config's box size (anchors)
 
-std::string read_text(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-std::vector<std::string> split_lines(const std::string& text) {
-  std::vector<std::string> lines;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
-  return lines;
-}
-
-struct Result {
-  int status = -1;  // the exit status; -1 when the program did not exit by itself (a crash)
-  std::string out, err;
-};
-
-// The cupick program: beside this test program where it was copied with it (the GPU bundle), else
-// where the build put it.
-std::string cupick_binary() {
-  const fs::path beside = fs::read_symlink("/proc/self/exe").parent_path() / "cupick";
-  return fs::exists(beside) ? beside.string() : CUPICK_BINARY;
-}
-
-// Runs `cupick ARGS` from `dir` (where relative paths land), no input, stdout and stderr to files.
-Result cupick(const TempDir& dir, const std::string& args) {
-  const fs::path out = dir.path / "stdout.txt", err = dir.path / "stderr.txt";
-  const std::string command = "cd '" + dir.path.string() + "' && '" + cupick_binary() + "' " + args + " </dev/null >'" +
-                              out.string() + "' 2>'" + err.string() + "'";
-  const int raw = std::system(command.c_str());
-  Result r;
-  r.status = raw != -1 && WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-  r.out = read_text(out);
-  r.err = read_text(err);
-  fs::remove(out);
-  fs::remove(err);
-  return r;
-}
-
-// A failed command (status 1) whose error is the last line on stderr, "cupick <command>: ...", the
-// only line there that starts so (progress and warnings may come before it), containing each of
-// `parts` (a file, the problem).
-::testing::AssertionResult failed_with(const Result& r, const std::string& command,
-                                       std::initializer_list<std::string> parts) {
-  const std::vector<std::string> lines = split_lines(r.err);
-  auto failure = [&](const std::string& why) {
-    return ::testing::AssertionFailure() << why << "\nstatus " << r.status << "\nstdout:\n" << r.out << "stderr:\n" << r.err;
-  };
-  if (r.status != 1) return failure("exit status is not 1");
-  if (lines.empty()) return failure("nothing on stderr");
-  const std::string prefix = "cupick " + command + ": ";
-  if (lines.back().rfind(prefix, 0) != 0) return failure("the last line on stderr does not start with '" + prefix + "'");
-  for (size_t i = 0; i + 1 < lines.size(); ++i)
-    if (lines[i].rfind("cupick ", 0) == 0) return failure("more than one error line");
-  for (const std::string& part : parts)
-    if (lines.back().find(part) == std::string::npos) return failure("the error does not say '" + part + "'");
-  return ::testing::AssertionSuccess();
-}
+using test::cupick;
+using test::failed_with;
+using test::read_text;
+using test::Result;
+using test::split_lines;
 
 // A mistake in the command line: status 2, the usage (or a line pointing to --help) on stderr only.
 ::testing::AssertionResult usage_error(const Result& r, const std::string& expected_in_err) {
@@ -475,7 +417,7 @@ TEST_F(Cli, EvaluateWithAnEmptyPicksFolder) {
 TEST_F(Cli, EvaluateWithoutTheTruthFolder) {
   dir.file("picks/m0.box", "10\t10\t32\t32\n");
   const Result r = cupick(dir, "evaluate -p " + (dir / "picks") + " -t " + (dir / "truth"));
-  EXPECT_TRUE(failed_with(r, "evaluate", {dir / "truth", "is not a folder"}));
+  EXPECT_TRUE(failed_with(r, "evaluate", {dir / "truth", "does not exist"}));
   EXPECT_EQ(split_lines(r.err).size(), 1u) << r.err;
   EXPECT_FALSE(fs::exists(dir / "picks/report.json"));
 }

@@ -217,7 +217,7 @@ TEST(Evaluate, FolderErrors) {
   EXPECT_NE(message.find("holds no .box, .star or .cbox file"), std::string::npos) << message;
   EXPECT_NE(message.find(dir / "empty"), std::string::npos) << message;
   message = error_of([&] { evaluate_folders(dir / "picks", dir / "missing", 50); });
-  EXPECT_NE(message.find("not a folder"), std::string::npos) << message;
+  EXPECT_NE(message.find(dir / "missing" + " does not exist"), std::string::npos) << message;
 
   message = error_of([&] { evaluate_folders(dir / "picks", dir / "truth", 50); });
   EXPECT_NE(message.find("no micrograph has both"), std::string::npos) << message;
