@@ -106,7 +106,6 @@ TrainResult train_from_config(const Config& config, const std::string& config_pa
   print_data(config.model, train_set, valid_set);
 
   Graph graph = start ? std::move(*start) : new_network(architecture, ctx, train_set[0].image.shape(), request.seed);
-  start.reset();
   if (shipped && pretrained.empty())
     std::fprintf(stderr, "no pretrained start ships for %s: starting from random weights\n", printable(architecture).c_str());
   else if (shipped)

@@ -36,8 +36,9 @@ std::string why_missing(const std::string& path, const std::string& plain) {
 }
 
 void make_folders(const std::string& path) {
-  std::error_code ec;
-  if (fs::create_directories(path, ec) || fs::is_directory(path, ec)) return;
+  std::error_code made, ec;
+  fs::create_directories(path, made);
+  if (fs::is_directory(path, ec)) return;
   // The first part of the path that exists and is not a folder is what stands in the way.
   for (fs::path p = fs::path(path).lexically_normal(); !p.empty(); p = p.parent_path()) {
     const fs::file_status s = fs::status(p, ec);
@@ -45,8 +46,7 @@ void make_folders(const std::string& path) {
       throw Error(path + ": cannot make this folder: '" + p.string() + "' is a file");
     if (p == p.parent_path()) break;
   }
-  fs::create_directories(path, ec);
-  throw Error(path + ": cannot make this folder" + (ec ? " (" + ec.message() + ")" : ""));
+  throw Error(path + ": cannot make this folder" + (made ? " (" + made.message() + ")" : ""));
 }
 
 void commit_file(std::FILE* f, const std::string& tmp, const std::string& path) {
@@ -64,8 +64,8 @@ void commit_file(std::FILE* f, const std::string& tmp, const std::string& path) 
   }
   // The rename is an entry in the folder: flushed too, so that it survives a power loss. A folder
   // that cannot be opened or flushed (some network file systems) costs only that guarantee.
-  std::string folder = fs::path(path).parent_path().string();
-  if (folder.empty()) folder = ".";
+  const fs::path parent = fs::path(path).parent_path();
+  const std::string folder = parent.empty() ? std::string(".") : parent.string();
   const int dir = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dir >= 0) {
     fsync(dir);

@@ -64,7 +64,7 @@ inline Result cupick(const TempDir& dir, const std::string& args) { return cupic
 // only line there that starts so (progress and warnings may come before it), containing each of
 // `parts` (a file, the problem).
 inline ::testing::AssertionResult failed_with(const Result& r, const std::string& command,
-                                       std::initializer_list<std::string> parts) {
+                                              std::initializer_list<std::string> parts) {
   const std::vector<std::string> lines = split_lines(r.err);
   auto failure = [&](const std::string& why) {
     return ::testing::AssertionFailure() << why << "\nstatus " << r.status << "\nstdout:\n" << r.out << "stderr:\n" << r.err;

@@ -9,7 +9,6 @@
 // and no temporary file left behind.
 #include <gtest/gtest.h>
 
-#include <cmath>
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
@@ -18,6 +17,8 @@
 #include <limits>
 #include <string>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "app/network.h"
 #include "image/plot.h"
