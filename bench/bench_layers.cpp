@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "bench/peaks.h"
+#include "engine/layers/conv.h"
 #include "nets/network.h"
 #include "tests/layer_cases.h"
 
@@ -85,6 +86,19 @@ std::vector<Case> all_cases() {
       cases[seen[name]].where.push_back(std::string(arch) + "/" + layer.name());
     }
   }
+  // The networks' 3x3 convolutions once more through im2col + gemm, the reference that Winograd
+  // replaced on the host, so that both are timed in one run (CPU only).
+  const size_t network_cases = cases.size();
+  for (size_t i = 0; i < network_cases; ++i)
+    if (auto* conv = dynamic_cast<Conv2D*>(cases[i].layer); conv && conv->kernel_size() == 3) {
+      auto& reference = table_layers().emplace_back(std::make_unique<Conv2D>(
+          conv->name(), conv->in_channels(), conv->out_channels(), 3, conv->has_bias()));
+      static_cast<Conv2D&>(*reference).use(Conv2D::HostAlgorithm::reference);
+      Case c = cases[i];
+      c.name += ":im2col";
+      c.layer = reference.get();
+      cases.push_back(c);
+    }
   for (const test::LayerCase& c : test::layer_cases()) {
     Layer& layer = *table_layers().emplace_back(c.make());
     std::vector<Shape> in = c.in;
@@ -165,7 +179,8 @@ int main(int argc, char** argv) {
     if (!ctx) continue;
     const std::vector<int> batches = ctx->on_gpu() ? std::vector<int>{1, 4, 8} : std::vector<int>{1};
     for (const Case& c : cases)
-      for (int batch : batches)
+      for (int batch : batches) {
+        if (ctx->on_gpu() && c.name.ends_with(":im2col")) continue;
         for (bool backward : {false, true}) {
           const std::string name = std::string(device_name(ctx->device())) + "/" + c.name + "/" +
                                    (backward ? "backward" : "forward") + "/batch:" + std::to_string(batch);
@@ -176,6 +191,7 @@ int main(int argc, char** argv) {
           if (ctx->on_gpu()) b->UseManualTime();
           else b->UseRealTime();  // OpenBLAS and the layers use several threads
         }
+      }
   }
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;

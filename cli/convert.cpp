@@ -20,7 +20,7 @@ int run_convert(int argc, char** argv) {
   if (const int status = args.usage_status(args.positional().size() != 2 || !args.has("--architecture")); status >= 0)
     return status;
   const std::string in = args.positional()[0], out = args.positional()[1];
-  std::unique_ptr<Context> cpu = open_device(DeviceChoice{.cpu = true});
+  std::unique_ptr<Context> cpu = open_device(DeviceChoice{.cpu = true, .gpus = {}});
   Graph graph = load_network(args.get("--architecture"), *cpu, in);
   std::map<std::string, std::string> metadata = read_metadata(in);
   metadata["architecture"] = args.get("--architecture");

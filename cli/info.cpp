@@ -4,6 +4,7 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "engine/context.h"
+#include "engine/cpu.h"
 #include "nets/names.h"
 
 namespace cupick::cli {
@@ -14,6 +15,7 @@ int run_info(int argc, char** argv) {
   if (const int status = args.usage_status(false); status >= 0) return status;
   args.allow_positional(0);
   std::printf("cupick %s\n", CUPICK_VERSION);
+  std::printf("cpu: %s\n", cpu::describe().c_str());
   const int n = Context::gpu_count();
   if (n == 0) std::printf("no usable GPU: cupick runs on the CPU\n");
   for (int i = 0; i < n; ++i) std::printf("%s\n", Context(i).describe().c_str());

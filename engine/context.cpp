@@ -6,6 +6,8 @@
 
 #include <cstdio>
 
+#include "engine/cpu.h"
+
 namespace cupick {
 
 [[noreturn]] void throw_cuda(int code, const char* call, const char* file, int line) {
@@ -21,7 +23,8 @@ namespace cupick {
                     " at " + file + ":" + std::to_string(line));
 }
 
-Context::Context() = default;
+// The host's BLAS kernels are settled before the first layer runs on any device.
+Context::Context() { cpu::choose_blas_kernels(); }
 
 Context::Context(int gpu_id) : device_(Device::gpu), gpu_id_(gpu_id) {
   const int n = gpu_count();

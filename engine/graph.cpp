@@ -3,6 +3,11 @@
 #include <algorithm>
 #include <map>
 
+#include "engine/layers/batchnorm.h"
+#include "engine/layers/conv.h"
+#include "engine/layers/leaky_relu.h"
+#include "kernels/batchnorm.h"
+
 namespace cupick {
 
 void Graph::fail_node(size_t i, const std::string& what) const {
@@ -117,15 +122,25 @@ void Graph::plan(const Tensor& input, Mode mode) {
   const std::vector<Shape> out_shapes = shapes(input.shape());
   const size_t n = nodes_.size(), elem = dtype_size(input.dtype());
 
+  std::vector<int> readers(n, 0);
+  for (size_t i = 0; i < n; ++i)
+    for (int id : nodes_[i].input_ids)
+      if (id >= 0) ++readers[id];
+  for (size_t i = 0; i < n; ++i) nodes_[i].fold_end = i;
+  if (input.device() == Device::cpu && input.dtype() == DType::f32) find_folds(readers);
+
   // Last reader of each node's output; the graph output is read after the last node. An output
-  // nobody reads would get no gradient to run its backward with.
+  // nobody reads would get no gradient to run its backward with. A folded conv reads its input
+  // while it writes the last folded node's output: its input lives until then.
   std::vector<size_t> last_read(n, 0);
   for (size_t i = 0; i < n; ++i)
     for (int id : nodes_[i].input_ids)
-      if (id >= 0) last_read[id] = std::max(last_read[id], i);
+      if (id >= 0) last_read[id] = std::max(last_read[id], nodes_[i].fold_end);
   last_read[n - 1] = n;
   for (size_t i = 0; i < n; ++i)
     if (last_read[i] == 0) fail_node(i, "no node reads its output (only the last node's is the graph's output)");
+  std::vector<std::vector<int>> released_after(n);  // in inference, a buffer is free after its last reader
+  for (size_t i = 0; i + 1 < n; ++i) released_after[last_read[i]].push_back(int(i));
 
   SlotPlanner slots;
   for (size_t i = 0; i < n; ++i) {
@@ -133,8 +148,7 @@ void Graph::plan(const Tensor& input, Mode mode) {
     nodes_[i].out_slot = slots.take(out_shapes[i].count() * elem);
     nodes_[i].grad_slot = -1;
     if (mode == Mode::infer)
-      for (int id : nodes_[i].input_ids)
-        if (id >= 0 && last_read[id] == i) slots.give(nodes_[id].out_slot);
+      for (int id : released_after[i]) slots.give(nodes_[id].out_slot);
   }
   if (mode == Mode::train) {
     // Gradients in reverse: a node's output gradient is made by its last reader (the first to run
@@ -156,11 +170,58 @@ void Graph::plan(const Tensor& input, Mode mode) {
   plan_ = {input.shape(), mode, input.device(), input.dtype(), true};
 }
 
+size_t Graph::folds() const {
+  size_t n = 0;
+  for (size_t i = 0; i < nodes_.size(); ++i) n += nodes_[i].fold_end > i;
+  return n;
+}
+
+// conv -> batchnorm [-> leaky ReLU], each output read by the next node alone.
+void Graph::find_folds(const std::vector<int>& readers) {
+  auto reads_only = [&](size_t next, size_t i) {
+    return next < nodes_.size() && nodes_[next].input_ids == std::vector<int>{int(i)} && readers[i] == 1;
+  };
+  for (size_t i = 0; i < nodes_.size(); ++i) {
+    if (!dynamic_cast<Conv2D*>(nodes_[i].layer.get()) || !reads_only(i + 1, i) ||
+        !dynamic_cast<BatchNorm*>(nodes_[i + 1].layer.get()))
+      continue;
+    size_t end = i + 1;
+    if (reads_only(i + 2, i + 1) && dynamic_cast<LeakyReLU*>(nodes_[i + 2].layer.get())) end = i + 2;
+    nodes_[i].fold_end = end;
+    i = end;
+  }
+}
+
+// Batchnorm in inference is y = scale x + shift per channel, with scale = gamma / sqrt(var + eps) and
+// shift = beta - mean scale from its moving statistics: the conv writes that, and the leaky ReLU, itself.
+void Graph::forward_folded(size_t i, const Tensor& x) {
+  auto& conv = static_cast<Conv2D&>(*nodes_[i].layer);
+  auto& norm = static_cast<BatchNorm&>(*nodes_[i + 1].layer);
+  const std::vector<Param*> p = norm.params();  // gamma, beta, moving mean, moving variance
+  const float *gamma = p[0]->value.data<float>(), *beta = p[1]->value.data<float>();
+  const float *mean = p[2]->value.data<float>(), *var = p[3]->value.data<float>();
+  std::vector<float> scale(norm.channels()), shift(norm.channels());
+  for (int c = 0; c < norm.channels(); ++c) {
+    scale[c] = gamma[c] * float(kernels::batchnorm_inv_std(var[c], norm.epsilon()));
+    shift[c] = beta[c] - mean[c] * scale[c];
+  }
+  const size_t end = nodes_[i].fold_end;
+  const float slope = end == i + 2 ? static_cast<LeakyReLU&>(*nodes_[end].layer).slope() : 1.f;
+  conv.forward_folded(x, nodes_[end].out, scale.data(), shift.data(), slope);
+}
+
 const Tensor& Graph::forward(Context& ctx, const Tensor& input, Mode mode) {
   plan(input, mode);
-  for (Node& node : nodes_) {
+  const bool fold = mode == Mode::infer && !ctx.on_gpu() && input.dtype() == DType::f32;
+  for (size_t i = 0; i < nodes_.size(); ++i) {
+    Node& node = nodes_[i];
     Inputs in;
     for (int id : node.input_ids) in.push_back(id < 0 ? &input : &nodes_[id].out);
+    if (fold && node.fold_end > i) {
+      forward_folded(i, *in[0]);
+      i = node.fold_end;
+      continue;
+    }
     node.layer->forward(ctx, in, node.out, mode);
   }
   last_input_ = &input;

@@ -6,6 +6,10 @@
 // in training every node output is kept for backward; in inference a buffer is handed to the next
 // node as soon as its last reader has run, so a deep network needs only a few buffers. Nothing is
 // allocated inside forward or backward once the plan exists.
+//
+// Inference on the host in float folds conv -> batchnorm [-> leaky ReLU] into one pass
+// (Conv2D::forward_folded) where the conv's and the batchnorm's outputs have no other reader: the
+// folded nodes' own outputs are then not written.
 #pragma once
 #include <memory>
 #include <string>
@@ -54,6 +58,8 @@ class Graph {
 
   // Bytes of activation (and, in training, gradient) buffers in the current plan.
   size_t planned_bytes() const;
+  // Convs that host inference in float runs with the next nodes folded in, in the current plan.
+  size_t folds() const;
 
  private:
   struct Node {
@@ -63,6 +69,8 @@ class Graph {
     Shape shape;
     Tensor out, grad;            // views into the planned buffers
     int out_slot = -1, grad_slot = -1;
+    // A conv that the next nodes fold into (host inference): the last of them; else its own index.
+    size_t fold_end = 0;
   };
   struct Plan {
     Shape input;
@@ -72,6 +80,8 @@ class Graph {
     bool valid = false;
   };
   void plan(const Tensor& input, Mode mode);
+  void find_folds(const std::vector<int>& readers);
+  void forward_folded(size_t i, const Tensor& x);
   [[noreturn]] void fail_node(size_t i, const std::string& what) const;
 
   std::vector<Node> nodes_;

@@ -3,6 +3,7 @@
 # The CUDA toolkit with cuDNN and cuBLAS is expected under /usr/local/cuda (or CUDA_HOME).
 set -euo pipefail
 packages=(cmake ninja-build g++ nlohmann-json3-dev libgtest-dev libgmock-dev libbenchmark-dev libopenblas-dev
+          libopenblas-openmp-dev
           libtiff-dev libpng-dev libjpeg-dev libfftw3-dev)
 missing=()
 for p in "${packages[@]}"; do

@@ -1,5 +1,7 @@
 #include "tests/layer_cases.h"
 
+#include "engine/layers/conv.h"
+
 namespace cupick::test {
 
 namespace {
@@ -165,7 +167,11 @@ std::vector<LayerCase> concat_cases() {
 std::unique_ptr<Layer> LayerCase::make() const {
   LayerArgs args{type + "_case", {}, filters, size, bias};
   for (const Shape& s : in) args.in_channels.push_back(s.c);
-  return make_layer(type, args);
+  std::unique_ptr<Layer> layer = make_layer(type, args);
+  // The table checks the host reference; Winograd, the float host path of 3x3 kernels, is checked
+  // against it in tests/test_conv.cpp.
+  if (auto* conv = dynamic_cast<Conv2D*>(layer.get())) conv->use(Conv2D::HostAlgorithm::reference);
+  return layer;
 }
 
 std::string LayerCase::name() const {

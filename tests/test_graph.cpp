@@ -212,6 +212,44 @@ TEST(Graph, MiniNetGradientCheck) {
   EXPECT_GE(agree, checked * 97 / 100) << agree << " of " << checked << " derivatives agree";
 }
 
+// Host inference in float folds conv -> batchnorm [-> leaky ReLU] into one pass where nothing else
+// reads the conv's or the batchnorm's output; the result is the layers' own, as the double graph
+// (which does not fold) computes them. Beside mini_net's five blocks: a conv -> batchnorm with no
+// activation after it, a conv read by two nodes (not folded), and 256 -> 128 channels (Winograd,
+// with the fold in its output transform).
+TEST(Graph, FoldedInferenceMatchesTheLayers) {
+  Context cpu;
+  Graph g = mini_net();
+  g.add<BatchNorm>({"conv_head"}, "norm_head", 6);
+  g.add<Conv2D>({"norm_head"}, "conv_twice", 6, 128, 3, false);
+  g.add<BatchNorm>({"conv_twice"}, "norm_twice", 128);
+  g.add<LeakyReLU>({"conv_twice"}, "leaky_twice");
+  g.add<Concat>({"norm_twice", "leaky_twice"}, "both");
+  g.add<Conv2D>({"both"}, "conv_wide", 256, 128, 3, false);
+  g.add<BatchNorm>({"conv_wide"}, "norm_wide", 128);
+  g.add<LeakyReLU>({"norm_wide"}, "leaky_wide");
+  g.to(Device::cpu, DType::f64);
+  unsigned seed = 21;
+  for (const NamedParam& p : g.params())  // moving variances (not trainable) stay positive
+    p.param->value.copy_from(test::random_tensor(p.param->value.shape(), DType::f64, seed++,
+                                                 p.param->trainable ? -0.5 : 0.5, p.param->trainable ? 0.5 : 1.5));
+  const Tensor x = test::random_tensor({2, 1, 32, 24}, DType::f64, 5);
+  const std::vector<double> want = g.forward(cpu, x, Mode::infer).values<double>();
+  EXPECT_EQ(g.folds(), 0u) << "double does not fold";
+  g.to(Device::cpu, DType::f32);
+  const std::vector<float> got = g.forward(cpu, x.to(DType::f32), Mode::infer).values<float>();
+  EXPECT_EQ(g.folds(), 7u) << "conv_1..5, conv_head, conv_wide";
+  test::expect_close(std::vector<double>(got.begin(), got.end()), want, 1e-4, 1e-5, "folded inference");
+  // Inference on a training plan (all outputs kept) folds too; the training forward moved the
+  // batchnorms' moving statistics, which go back first.
+  std::vector<Tensor> saved;
+  for (const NamedParam& p : g.params()) saved.push_back(p.param->value.clone());
+  g.forward(cpu, x.to(DType::f32), Mode::train);
+  for (size_t i = 0; i < saved.size(); ++i) g.params()[i].param->value.copy_from(saved[i]);
+  const std::vector<float> again = g.forward(cpu, x.to(DType::f32), Mode::infer).values<float>();
+  test::expect_close(std::vector<double>(again.begin(), again.end()), want, 1e-4, 1e-5, "on the training plan");
+}
+
 TEST(Graph, MiniNetCpuMatchesGpu) {
   auto gpu = Context::try_gpu();
   SKIP_WITHOUT(gpu);

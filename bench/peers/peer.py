@@ -19,8 +19,9 @@ inference and a training step in PyTorch's fastest honest configurations.
 
 GPU configurations: fp32 (PyTorch's defaults: cuDNN convolutions in TF32, NCHW), bf16 (channels_last,
 bf16 autocast), bf16+graph (the same, inference replayed as a CUDA graph), bf16+compile (the same,
-torch.compile, default mode; for --compile-archs only). cudnn.benchmark is on in all. CPU: fp32 NCHW and fp32 channels_last,
-torch.set_num_threads(number of cores).
+torch.compile, default mode; for --compile-archs only). cudnn.benchmark is on in all. CPU: fp32 NCHW,
+fp32 channels_last, bf16 autocast (channels_last), fp32+mkldnn (the model in oneDNN's blocked layout,
+inference only) and fp32+compile (PyTorch 2.0 and later); torch.set_num_threads(number of cores).
 """
 import argparse
 import json
@@ -88,7 +89,13 @@ def run_reference(model, ref, dev, dtype):
 
 
 def configs_for(device):
-    return ["fp32", "bf16", "bf16+graph", "bf16+compile"] if device == "cuda" else ["fp32", "fp32+channels_last"]
+    if device == "cuda":
+        return ["fp32", "bf16", "bf16+graph", "bf16+compile"]
+    # CPU: oneDNN's direct convolutions in NCHW or NHWC, bf16 autocast (AVX512-BF16 or AMX where the
+    # CPU has them), the whole model in oneDNN's blocked layout (inference), and torch.compile where
+    # this PyTorch has it (2.0 and later).
+    cpu = ["fp32", "fp32+channels_last", "bf16", "fp32+mkldnn"]
+    return cpu + (["fp32+compile"] if hasattr(torch, "compile") else [])
 
 
 class Timer:
@@ -135,6 +142,9 @@ def time_inference(arch, weights, device, config, batch, size, timer):
     model.eval()
     fmt = torch.channels_last if bf16 or "channels_last" in config else torch.contiguous_format
     x = torch.randn(batch, 1, size, size, device=device).contiguous(memory_format=fmt)
+    if config.endswith("+mkldnn"):  # weights and activations in oneDNN's blocked layout throughout
+        from torch.utils import mkldnn
+        run, x = mkldnn.to_mkldnn(model), x.to_mkldnn()
 
     def step():
         with torch.inference_mode(), torch.autocast(device, dtype=torch.bfloat16, enabled=bf16):
@@ -155,8 +165,8 @@ def time_inference(arch, weights, device, config, batch, size, timer):
 
 
 def time_training(arch, weights, device, config, batch, size, timer):
-    if config.endswith("+graph"):
-        return None  # a captured training step needs capturable optimizer state: not tried
+    if config.endswith("+graph") or config.endswith("+mkldnn"):
+        return None  # a captured step needs capturable optimizer state; mkldnn modules are inference only
     model, run, bf16 = prepare(arch, weights, device, config)
     model.train()
     fmt = torch.channels_last if bf16 or "channels_last" in config else torch.contiguous_format

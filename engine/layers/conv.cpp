@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <type_traits>
 
+#include "engine/layers/winograd.h"
+
 namespace cupick {
 
 namespace {
@@ -242,12 +244,31 @@ int Conv2D::band_rows(int h, int w, size_t elem_bytes) const {
   return int(std::clamp<size_t>(rows, 1, h));
 }
 
+// Winograd saves 3/4 of the multiplications but adds transforms that move every input and output
+// through memory 36/16 times: it pays where channels are many and im2col's GEMM is long. Measured on
+// a 2-core AVX-512 VM with OpenBLAS's SkylakeX kernels (bench_layers, 2026-12-04, forward ms,
+// Winograd vs im2col): 1280-1024@64 131 vs 346, 512-1024@64 61 vs 147, 256-512@64 22 vs 44,
+// 128-256@128 30 vs 37, but 64-128@256 66 vs 47, 32-64@512 238 vs 67, 1-32@1024 49 vs 18.
 template <class T>
-void Conv2D::forward_host(const Tensor& xt, Tensor& yt) {
+bool Conv2D::winograd() const {
+  if (!std::is_same_v<T, float> || k_ != 3 || host_algorithm_ == HostAlgorithm::reference) return false;
+  return host_algorithm_ == HostAlgorithm::winograd || (in_channels_ >= 128 && out_channels_ >= 128);
+}
+
+template <class T>
+void Conv2D::forward_host(const Tensor& xt, Tensor& yt, const kernels::Epilogue* epi) {
   const Shape s = xt.shape();
+  if constexpr (std::is_same_v<T, float>)
+    if (winograd<T>()) {
+      kernels::Epilogue bias_only;
+      bias_only.shift = has_bias_ ? bias_.value.data<float>() : nullptr;
+      return winograd::conv3x3(xt.data<float>(), s.n, in_channels_, s.h, s.w, kernel_.value.data<float>(),
+                               out_channels_, epi ? *epi : bias_only, yt.data<float>(), false);
+    }
   const int hw = s.h * s.w, ckk = in_channels_ * k_ * k_, rows = band_rows(s.h, s.w, sizeof(T));
   const T* w = kernel_.value.data<T>();
-  const T* b = has_bias_ ? bias_.value.data<T>() : nullptr;
+  // With an epilogue, its shift holds the bias (forward_folded), applied after gemm.
+  const T* b = has_bias_ && !epi ? bias_.value.data<T>() : nullptr;
   std::vector<T>& col = columns<T>();
   if (k_ > 1) col.resize(std::max(col.size(), size_t(ckk) * rows * s.w));
   for (int n = 0; n < s.n; ++n) {
@@ -266,6 +287,14 @@ void Conv2D::forward_host(const Tensor& xt, Tensor& yt) {
       }
       gemm(CblasNoTrans, CblasNoTrans, out_channels_, cols, ckk, T(1), w, ckk, colm, ld, T(b ? 1 : 0),
            y + size_t(r0) * s.w, hw);
+      if (epi) {  // right after gemm wrote the band, while some of it is still in cache
+#pragma omp parallel for schedule(static)
+        for (int o = 0; o < out_channels_; ++o) {
+          const float scale = epi->scale ? epi->scale[o] : 1.f, shift = epi->shift ? epi->shift[o] : 0.f;
+          T* band = y + size_t(o) * hw + size_t(r0) * s.w;
+          for (int i = 0; i < cols; ++i) band[i] = T(kernels::epilogue(float(band[i]), scale, shift, epi->slope));
+        }
+      }
     }
   }
 }
@@ -279,11 +308,25 @@ void Conv2D::backward_host(const Tensor& xt, const Tensor& dyt, const InputGrad&
   const bool accumulate = din.mode == GradMode::accumulate;
   std::vector<T>& col = columns<T>();
   if (k_ > 1) col.resize(std::max(col.size(), size_t(ckk) * rows * s.w));
+  // Winograd makes the data gradient in one call: it is the "same" correlation of dy with the kernel
+  // turned by 180 degrees and transposed (in <-> out), which the loop below then skips.
+  const bool winograd_dx = din.tensor && winograd<T>();
+  if constexpr (std::is_same_v<T, float>)
+    if (winograd_dx) {
+      std::vector<float>& turned = col;  // the column buffer is free until the loop below
+      turned.resize(std::max(turned.size(), size_t(ckk) * out_channels_));
+      for (int o = 0; o < out_channels_; ++o)
+        for (int c = 0; c < in_channels_; ++c)
+          for (int i = 0; i < 9; ++i)
+            turned[(size_t(c) * out_channels_ + o) * 9 + i] = w[(size_t(o) * in_channels_ + c) * 9 + 8 - i];
+      winograd::conv3x3(dyt.data<float>(), s.n, out_channels_, s.h, s.w, turned.data(), in_channels_,
+                        kernels::Epilogue{}, din.tensor->data<float>(), accumulate);
+    }
   bool first = true;  // the first band of the first image overwrites d kernel, the others add to it
   for (int n = 0; n < s.n; ++n) {
     const T* x = xt.data<T>() + size_t(n) * in_channels_ * hw;
     const T* dy = dyt.data<T>() + size_t(n) * out_channels_ * hw;
-    T* dx = din.tensor ? din.tensor->data<T>() + size_t(n) * in_channels_ * hw : nullptr;
+    T* dx = din.tensor && !winograd_dx ? din.tensor->data<T>() + size_t(n) * in_channels_ * hw : nullptr;
     // col2im adds, and neighbouring bands add onto the same input rows: start from zero. Zeros are
     // written, never the old contents read, so garbage (NaN) in an overwritten gradient is harmless.
     if (dx && k_ > 1 && !accumulate) std::fill(dx, dx + size_t(in_channels_) * hw, T(0));
@@ -323,6 +366,24 @@ void Conv2D::backward_host(const Tensor& xt, const Tensor& dyt, const InputGrad&
       db[o] = T(sum);
     }
   }
+}
+
+void Conv2D::forward_folded(const Tensor& x, Tensor& y, const float* scale, const float* shift, float slope) {
+  const std::string who = name() + " (conv): ";
+  if (x.device() != Device::cpu || x.dtype() != DType::f32 || y.dtype() != DType::f32)
+    throw Error(who + "the folded forward runs on the host in float only");
+  if (y.shape() != output_shape({x.shape()}))
+    throw ShapeError(who + "folded output " + y.shape().str() + " for input " + x.shape().str());
+  // scale * (conv + bias) + shift: the bias moves into the shift.
+  std::vector<float> s(out_channels_, 1.f), t(out_channels_, 0.f);
+  const float* b = has_bias_ ? bias_.value.data<float>() : nullptr;
+  for (int o = 0; o < out_channels_; ++o) {
+    if (scale) s[o] = scale[o];
+    if (shift) t[o] = shift[o];
+    if (b) t[o] += s[o] * b[o];
+  }
+  const kernels::Epilogue epi{s.data(), t.data(), slope};
+  forward_host<float>(x, y, &epi);
 }
 
 void Conv2D::forward_cpu(const Inputs& in, Tensor& out, Mode) {
