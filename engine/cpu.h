@@ -2,6 +2,11 @@
 #pragma once
 #include <string>
 
+// For the host's own loops of multiply-adds and copies (Winograd's transforms, the conv epilogue):
+// compiled for AVX-512 and AVX2 beside the baseline x86-64 (SSE2) that the rest is built for, the
+// one for this CPU chosen when the program starts (GCC's function multi-versioning).
+#define CUPICK_VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+
 namespace cupick::cpu {
 
 // OpenBLAS picks its kernels by the CPU's model number and falls back to its oldest x86-64 ones

@@ -17,6 +17,17 @@ CUPICK_HD size_t maxpool_argmax(const T* win, int w) {
   return best;
 }
 
+// The window's maximum, win[maxpool_argmax(win, w)] by the same comparisons in the same order (so
+// also for NaN), as a value: the host's row loops vectorise it.
+template <class T>
+CUPICK_HD T maxpool_max(const T* win, int w) {
+  T best = win[0];
+  if (win[1] > best) best = win[1];
+  if (win[w] > best) best = win[w];
+  if (win[w + 1] > best) best = win[w + 1];
+  return best;
+}
+
 // Output element i of n*c planes of h x w input: the window's maximum.
 template <class T>
 CUPICK_HD T maxpool_forward_at(const T* x, size_t i, int h, int w) {
@@ -25,8 +36,7 @@ CUPICK_HD T maxpool_forward_at(const T* x, size_t i, int h, int w) {
   const size_t t = i / ow;
   const int oy = int(t % oh);
   const size_t plane = t / oh;
-  const T* win = x + (plane * h + 2 * oy) * size_t(w) + 2 * ox;
-  return win[maxpool_argmax(win, w)];
+  return maxpool_max(x + (plane * h + 2 * oy) * size_t(w) + 2 * ox, w);
 }
 
 // Backward for output element i: dy goes to the window's argmax, the other window positions get 0

@@ -83,6 +83,7 @@ void BatchNorm::forward_cpu(const Inputs& in, Tensor& out, Mode mode) {
     T* biased_var = biased_mean + s.c;
     T* save_mean = save_mean_.data<T>();
     T* save_inv_std = save_inv_std_.data<T>();
+#pragma omp parallel for schedule(dynamic)  // channels are independent
     for (int c = 0; c < s.c; ++c) {
       // Plane (n, c) starts at (n * C + c) * hw.
       auto plane = [&](int n) { return (size_t(n) * s.c + c) * hw; };
@@ -131,6 +132,7 @@ void BatchNorm::backward_cpu(const Inputs& in, const Tensor&, const Tensor& dout
     T* dbeta = dbeta_t.data<T>();
     const T* save_mean = save_mean_.data<T>();
     const T* save_inv_std = save_inv_std_.data<T>();
+#pragma omp parallel for schedule(dynamic)  // channels are independent
     for (int c = 0; c < s.c; ++c) {
       auto plane = [&](int n) { return (size_t(n) * s.c + c) * hw; };
       const T mean = save_mean[c], inv = save_inv_std[c];

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <type_traits>
 
+#include "engine/cpu.h"
 #include "engine/layers/winograd.h"
 
 namespace cupick {
@@ -74,6 +75,18 @@ void col2im_add(const T* col, int channels, int h, int w, int k, int r0, int r1,
           for (int x = s.lo; x < s.hi; ++x) *dst++ += src[x];
         }
       }
+}
+
+// The epilogue over `cols` values of each of `channels` rows `stride` apart, right after gemm wrote
+// them (while some are still in cache).
+CUPICK_VECTOR_CLONES void apply_epilogue(const kernels::Epilogue& epi, int channels, float* y, int cols,
+                                         size_t stride) {
+#pragma omp parallel for schedule(static)
+  for (int o = 0; o < channels; ++o) {
+    const float scale = epi.scale ? epi.scale[o] : 1.f, shift = epi.shift ? epi.shift[o] : 0.f;
+    float* row = y + size_t(o) * stride;
+    for (int i = 0; i < cols; ++i) row[i] = kernels::epilogue(row[i], scale, shift, epi.slope);
+  }
 }
 
 }  // namespace
@@ -245,14 +258,15 @@ int Conv2D::band_rows(int h, int w, size_t elem_bytes) const {
 }
 
 // Winograd saves 3/4 of the multiplications but adds transforms that move every input and output
-// through memory 36/16 times: it pays where channels are many and im2col's GEMM is long. Measured on
-// a 2-core AVX-512 VM with OpenBLAS's SkylakeX kernels (bench_layers, 2026-12-04, forward ms,
-// Winograd vs im2col): 1280-1024@64 131 vs 346, 512-1024@64 61 vs 147, 256-512@64 22 vs 44,
-// 128-256@128 30 vs 37, but 64-128@256 66 vs 47, 32-64@512 238 vs 67, 1-32@1024 49 vs 18.
+// through memory 36/16 times: it pays unless a side has very few channels. Measured on a 2-core
+// AVX-512 VM, OpenBLAS 0.3.21 on OpenMP with its SkylakeX kernels, transforms for AVX-512
+// (bench_layers, 2026-12-04, forward ms, Winograd vs im2col): 1280-1024@64 148 vs 424,
+// 512-1024@64 71 vs 174, 128-256@128 19-27 vs 39, 64-128@256 31-35 vs 50, 32-64@512 45-57 vs 70-81,
+// but 1-32@1024 49 vs 17 (data gradients: 32-64 118 vs 139, 64-128 96-112 vs 101-103).
 template <class T>
 bool Conv2D::winograd() const {
   if (!std::is_same_v<T, float> || k_ != 3 || host_algorithm_ == HostAlgorithm::reference) return false;
-  return host_algorithm_ == HostAlgorithm::winograd || (in_channels_ >= 128 && out_channels_ >= 128);
+  return host_algorithm_ == HostAlgorithm::winograd || (in_channels_ >= 32 && out_channels_ >= 32);
 }
 
 template <class T>
@@ -287,14 +301,8 @@ void Conv2D::forward_host(const Tensor& xt, Tensor& yt, const kernels::Epilogue*
       }
       gemm(CblasNoTrans, CblasNoTrans, out_channels_, cols, ckk, T(1), w, ckk, colm, ld, T(b ? 1 : 0),
            y + size_t(r0) * s.w, hw);
-      if (epi) {  // right after gemm wrote the band, while some of it is still in cache
-#pragma omp parallel for schedule(static)
-        for (int o = 0; o < out_channels_; ++o) {
-          const float scale = epi->scale ? epi->scale[o] : 1.f, shift = epi->shift ? epi->shift[o] : 0.f;
-          T* band = y + size_t(o) * hw + size_t(r0) * s.w;
-          for (int i = 0; i < cols; ++i) band[i] = T(kernels::epilogue(float(band[i]), scale, shift, epi->slope));
-        }
-      }
+      if constexpr (std::is_same_v<T, float>)
+        if (epi) apply_epilogue(*epi, out_channels_, y + size_t(r0) * s.w, cols, hw);
     }
   }
 }

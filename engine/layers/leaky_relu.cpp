@@ -9,7 +9,9 @@ void LeakyReLU::forward_cpu(const Inputs& in, Tensor& out, Mode) {
     using T = decltype(zero);
     const T* x = in[0]->data<T>();
     T* y = out.data<T>();
-    for (size_t i = 0, n = out.count(); i < n; ++i) y[i] = kernels::leaky_relu(x[i], T(slope_));
+    const long n = long(out.count());
+#pragma omp parallel for simd schedule(static)
+    for (long i = 0; i < n; ++i) y[i] = kernels::leaky_relu(x[i], T(slope_));
   });
 }
 
@@ -20,8 +22,9 @@ void LeakyReLU::backward_cpu(const Inputs& in, const Tensor&, const Tensor& dout
     const T* x = in[0]->data<T>();
     const T* dy = dout.data<T>();
     T* dx = din[0].tensor->data<T>();
-    for (size_t i = 0, n = dout.count(); i < n; ++i)
-      write_grad(dx[i], kernels::leaky_relu_dx(dy[i], x[i], T(slope_)), din[0].mode);
+    const long n = long(dout.count());
+#pragma omp parallel for simd schedule(static)
+    for (long i = 0; i < n; ++i) write_grad(dx[i], kernels::leaky_relu_dx(dy[i], x[i], T(slope_)), din[0].mode);
   });
 }
 

@@ -1,5 +1,7 @@
 #include "engine/layers/upsample.h"
 
+#include <algorithm>
+
 #include "kernels/upsample.h"
 
 namespace cupick {
@@ -15,7 +17,18 @@ void Upsample::forward_cpu(const Inputs& in, Tensor& out, Mode) {
     using T = decltype(zero);
     const T* x = in[0]->data<T>();
     T* y = out.data<T>();
-    for (size_t i = 0, n = out.count(); i < n; ++i) y[i] = x[kernels::upsample_source(i, s.h, s.w)];
+    // Row by row (upsample_source's mapping: output row 2r and 2r + 1 repeat input row r, each
+    // value twice), planes in parallel.
+    const long planes = long(s.n) * s.c;
+    const size_t ow = 2 * size_t(s.w);
+#pragma omp parallel for schedule(static)
+    for (long p = 0; p < planes; ++p)
+      for (int r = 0; r < s.h; ++r) {
+        const T* src = x + (size_t(p) * s.h + r) * s.w;
+        T* dst = y + (size_t(p) * 2 * s.h + 2 * r) * ow;
+        for (int c = 0; c < s.w; ++c) dst[2 * c] = dst[2 * c + 1] = src[c];
+        std::copy_n(dst, ow, dst + ow);
+      }
   });
 }
 
@@ -26,8 +39,9 @@ void Upsample::backward_cpu(const Inputs& in, const Tensor&, const Tensor& dout,
     using T = decltype(zero);
     const T* dy = dout.data<T>();
     T* dx = din[0].tensor->data<T>();
-    for (size_t j = 0, n = in[0]->count(); j < n; ++j)
-      write_grad(dx[j], kernels::upsample_grad_at(dy, j, s.h, s.w), din[0].mode);
+    const long n = long(in[0]->count());
+#pragma omp parallel for schedule(static)
+    for (long j = 0; j < n; ++j) write_grad(dx[j], kernels::upsample_grad_at(dy, size_t(j), s.h, s.w), din[0].mode);
   });
 }
 

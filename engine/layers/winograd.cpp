@@ -6,6 +6,8 @@
 #include <cstddef>
 #include <vector>
 
+#include "engine/cpu.h"
+
 namespace cupick::winograd {
 
 namespace {
@@ -30,7 +32,7 @@ constexpr size_t kBandBytes = size_t(16) << 20, kBandTiles = 512;
 // U[point][filter][channel] = (G g G^T)[point] for every kernel g: the left factors of the products.
 // Blocks of 16 channels at a time, so that the arithmetic and the stores run along contiguous
 // channels (the kernels of one filter lie 9 floats apart).
-void transform_kernels(const float* kernel, int filters, int channels, float* u) {
+CUPICK_VECTOR_CLONES void transform_kernels(const float* kernel, int filters, int channels, float* u) {
   constexpr int kBlock = 16;
   const size_t plane = size_t(filters) * channels;
 #pragma omp parallel for schedule(static)
@@ -54,7 +56,7 @@ void transform_kernels(const float* kernel, int filters, int channels, float* u)
 
 // V[point][channel][tile] = (B^T d B)[point] for the 6x6 patch d around every tile of tile rows
 // [ty0, ty1) of one image: the right factors.
-void transform_inputs(const float* x, int channels, int h, int w, int tw, int ty0, int ty1, float* v) {
+CUPICK_VECTOR_CLONES void transform_inputs(const float* x, int channels, int h, int w, int tw, int ty0, int ty1, float* v) {
   const int width = kTile * tw + 2;  // a padded row: column 0 is the image's column -1
   const size_t tiles = size_t(ty1 - ty0) * tw, plane = size_t(channels) * tiles;
 #pragma omp parallel
@@ -100,7 +102,7 @@ void transform_inputs(const float* x, int channels, int h, int w, int tw, int ty
 
 // y[filter] (rows of tile rows [ty0, ty1)) = out(A^T M A) for every tile, from the products
 // M[point][filter][tile].
-void transform_outputs(const float* m, int filters, int h, int w, int tw, int ty0, int ty1,
+CUPICK_VECTOR_CLONES void transform_outputs(const float* m, int filters, int h, int w, int tw, int ty0, int ty1,
                        const kernels::Epilogue& epi, float* y, bool accumulate) {
   const size_t tiles = size_t(ty1 - ty0) * tw, plane = size_t(filters) * tiles;
   const int width = kTile * tw;
