@@ -164,6 +164,21 @@ void run(benchmark::State& state, const Case& c, int batch, Context& ctx, bool b
   state.SetLabel(label);
 }
 
+// The memory bandwidth the element-wise layers are measured against: a STREAM-like copy of 128 MB
+// (PhosaurusNet's largest activation) on every core, counting the bytes read and written.
+void stream_copy(benchmark::State& state) {
+  const size_t n = size_t(32) << 20;
+  std::vector<float> a(n, 1.f), b(n, 0.f);
+  for (auto _ : state) {
+#pragma omp parallel for schedule(static)
+    for (long i = 0; i < long(n); ++i) b[i] = a[i];
+    benchmark::DoNotOptimize(b.data());
+    benchmark::ClobberMemory();
+  }
+  state.counters["GB/s"] =
+      benchmark::Counter(2.0 * n * sizeof(float), benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
+}
+
 }  // namespace
 }  // namespace cupick
 
@@ -175,6 +190,7 @@ int main(int argc, char** argv) {
   std::printf("devices: cpu%s; %zu cases: the distinct layers of PhosaurusNet, YOLO and crYOLO at %dx%d and the test table\n",
               gpu ? (", " + gpu->describe()).c_str() : " (no GPU)", cases.size(), kImage, kImage);
   bench::add_device_context(gpu != nullptr);
+  benchmark::RegisterBenchmark("cpu/stream_copy:128MB", stream_copy)->Unit(benchmark::kMillisecond)->UseRealTime();
   for (Context* ctx : {&cpu, gpu}) {
     if (!ctx) continue;
     const std::vector<int> batches = ctx->on_gpu() ? std::vector<int>{1, 4, 8} : std::vector<int>{1};

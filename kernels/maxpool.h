@@ -43,23 +43,30 @@ CUPICK_HD T maxpool_forward_at(const T* x, size_t i, int h, int w) {
 // (overwrite) or stay as they are (accumulate). The last window of a row or column also owns the
 // row or column that valid padding dropped, so that overwrite mode writes every input position
 // without a second pass. Windows never overlap, so the GPU needs no atomics.
+// The window (oy, ox) of the plane at x and dx (h x w), its output gradient g.
 template <class T>
-CUPICK_HD void maxpool_backward_at(T* dx, const T* dy, const T* x, size_t i, int h, int w, bool accumulate) {
+CUPICK_HD void maxpool_backward_window(T* dx, T g, const T* x, int oy, int ox, int h, int w, bool accumulate) {
   const int oh = h / 2, ow = w / 2;
-  const int ox = int(i % ow);
-  const size_t t = i / ow;
-  const int oy = int(t % oh);
-  const size_t plane = t / oh;
-  const size_t base = (plane * h + 2 * oy) * size_t(w) + 2 * ox;
+  const size_t base = size_t(2 * oy) * w + 2 * ox;
   const size_t arg = base + maxpool_argmax(x + base, w);
   const int rows = oy == oh - 1 ? h - 2 * oy : 2;  // 3 when h is odd
   const int cols = ox == ow - 1 ? w - 2 * ox : 2;  // 3 when w is odd
   for (int a = 0; a < rows; ++a)
     for (int b = 0; b < cols; ++b) {
       const size_t k = base + size_t(a) * w + b;
-      if (k == arg) dx[k] = accumulate ? dx[k] + dy[i] : dy[i];
+      if (k == arg) dx[k] = accumulate ? dx[k] + g : g;
       else if (!accumulate) dx[k] = T(0);
     }
+}
+
+template <class T>
+CUPICK_HD void maxpool_backward_at(T* dx, const T* dy, const T* x, size_t i, int h, int w, bool accumulate) {
+  const int oh = h / 2, ow = w / 2;
+  const int ox = int(i % ow);
+  const size_t t = i / ow;
+  const int oy = int(t % oh);
+  const size_t plane = size_t(h) * w * (t / oh);
+  maxpool_backward_window(dx + plane, dy[i], x + plane, oy, ox, h, w, accumulate);
 }
 
 // x: planes x h x w; y: planes x (h/2) x (w/2). h, w >= 2.

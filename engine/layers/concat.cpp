@@ -61,9 +61,16 @@ void Concat::backward_cpu(const Inputs& in, const Tensor&, const Tensor& dout, c
       const T* dy = dout.data<T>() + b.out_offset;
       T* dx = din[i].tensor->data<T>();
       const bool accumulate = din[i].mode == GradMode::accumulate;
-      const long n = long(b.rows * b.cols);
+      // copy_rows_at's rows, whole, images in parallel.
 #pragma omp parallel for schedule(static)
-      for (long k = 0; k < n; ++k) kernels::copy_rows_at(dx, b.in_stride, dy, b.out_stride, b.cols, size_t(k), accumulate);
+      for (long r = 0; r < long(b.rows); ++r) {
+        const T* src = dy + r * b.out_stride;
+        T* dst = dx + r * b.in_stride;
+        if (accumulate)
+          for (size_t j = 0; j < b.cols; ++j) dst[j] += src[j];
+        else
+          std::copy_n(src, b.cols, dst);
+      }
     }
   });
 }

@@ -16,7 +16,9 @@ void Reorg::forward_cpu(const Inputs& in, Tensor& out, Mode) {
     using T = decltype(zero);
     const T* x = in[0]->data<T>();
     T* y = out.data<T>();
-    for (size_t i = 0, n = out.count(); i < n; ++i) y[i] = x[kernels::reorg_source(i, s.c, s.h, s.w)];
+    const long n = long(out.count());
+#pragma omp parallel for schedule(static)
+    for (long i = 0; i < n; ++i) y[i] = x[kernels::reorg_source(size_t(i), s.c, s.h, s.w)];
   });
 }
 
@@ -27,8 +29,9 @@ void Reorg::backward_cpu(const Inputs& in, const Tensor&, const Tensor& dout, co
     using T = decltype(zero);
     const T* dy = dout.data<T>();
     T* dx = din[0].tensor->data<T>();
-    for (size_t i = 0, n = dout.count(); i < n; ++i)
-      write_grad(dx[kernels::reorg_source(i, s.c, s.h, s.w)], dy[i], din[0].mode);
+    const long n = long(dout.count());
+#pragma omp parallel for schedule(static)  // reorg_source is one-to-one: no two outputs write one dx
+    for (long i = 0; i < n; ++i) write_grad(dx[kernels::reorg_source(size_t(i), s.c, s.h, s.w)], dy[i], din[0].mode);
   });
 }
 
