@@ -15,9 +15,11 @@ namespace cupick {
 struct DeviceChoice {
   bool cpu = false;
   std::vector<int> gpus;
+  int threads = 0;  // --threads: the host's threads (OpenBLAS and cupick's loops); 0: every core
 };
 
-// One device. More than one GPU id is an Error: this command runs on one GPU.
+// One device (and the host's threads set as chosen). More than one GPU id is an Error: this command
+// runs on one GPU.
 std::unique_ptr<Context> open_device(const DeviceChoice& choice);
 
 // One context per GPU id when several are given (picking shares the micrographs out), else the one

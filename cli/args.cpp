@@ -100,6 +100,10 @@ int parse_gpu_id(const std::string& id) {
 DeviceChoice device_choice(const Args& args) {
   DeviceChoice choice;
   choice.cpu = args.has("--cpu");
+  if (args.has("--threads")) {
+    choice.threads = args.get_int("--threads", 0);
+    if (choice.threads < 1) throw UsageError("--threads needs a number of threads >= 1, got " + args.get("--threads"));
+  }
   const std::vector<std::string>& ids = args.all("--gpu");
   if (ids.size() == 1) choice.gpus.push_back(args.get_int("--gpu", 0));
   if (ids.size() > 1)

@@ -55,6 +55,7 @@ int run_demo(int argc, char** argv) {
       {"--out", "-o", true, "working folder (demo/)"},
       {"--epochs", "-e", true, "training epochs (CPU 15, GPU 60)"},
       {"--gpu", "-g", true, "GPU id (default: the first GPU, or the CPU when there is none)"},
+      {"--threads", "", true, "CPU threads for the network and its BLAS (default: every core)"},
       {"--cpu", "", false, "run on the CPU even when there is a GPU"},
       {"--help", "-h", false, "this text"}};
   const Args args("demo", "[options]", flags, argc, argv);

@@ -27,6 +27,7 @@ int run_predict(int argc, char** argv) {
       {"--otf", "", false, "filter on the fly, without writing the filtered micrographs"},
       {"--overwrite", "", false, "pick again micrographs that were picked before"},
       {"--gpu", "-g", true, "GPU id; several (-g 0 1 2 3) share the micrographs out (default: the first GPU, or the CPU)"},
+      {"--threads", "", true, "CPU threads for the network and its BLAS (default: every core)"},
       {"--cpu", "", false, "run on the CPU even when there is a GPU"},
       {"--help", "-h", false, "this text"}};
   const Args args("predict", "-c CONFIG [-w WEIGHTS] -i INPUT... -o OUTPUT [options]", flags, argc, argv);

@@ -15,6 +15,7 @@ int run_train(int argc, char** argv) {
       {"--fine_tune", "", false, "train only the last two layers, from pretrained_weights"},
       {"--seed", "", true, "seed for initialisation, the validation split and augmentation (10)"},
       {"--gpu", "-g", true, "GPU id (default: the first GPU, or the CPU when there is none)"},
+      {"--threads", "", true, "CPU threads for the network and its BLAS (default: every core)"},
       {"--cpu", "", false, "run on the CPU even when there is a GPU"},
       {"--no_augmentation", "", false, "train on the micrographs as they are"},
       {"--from_scratch", "", false, "random initial weights, not the pretrained start (where one ships)"},

@@ -67,6 +67,7 @@ std::string describe() {
 }
 
 void set_threads(int n) {
+  choose_blas_kernels();  // OpenBLAS settled first, so that its restart cannot undo the count
   if (n <= 0) n = int(std::max(1u, std::thread::hardware_concurrency()));
   openblas_set_num_threads(n);
   omp_set_num_threads(n);

@@ -247,6 +247,21 @@ TEST_F(Cli, PredictCapsTheBatchAtTheNumberOfMicrographs) {
   EXPECT_TRUE(fs::exists(dir / "out/CBOX/a.cbox"));
 }
 
+// --threads sets the host's threads; the picks do not depend on how many (OpenBLAS splits a product
+// by rows and columns, never along the sum, and the other loops give each output to one thread).
+TEST_F(Cli, PredictThreadsDoNotChangeThePicks) {
+  write_micrograph(dir / "mic/a.mrc", 0);
+  const std::string config = write_config(dir);
+  EXPECT_TRUE(usage_error(cupick(dir, "predict -c " + config + " -i mic -o out --threads 0"),
+                          "--threads needs a number of threads >= 1, got 0"));
+  ASSERT_EQ(predict(config, dir / "mic", "--threads 1").status, 0);
+  const std::string one = read_text(dir / "out/CBOX/a.cbox");
+  fs::remove_all(dir / "out");
+  const Result r = predict(config, dir / "mic", "--threads 2");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(read_text(dir / "out/CBOX/a.cbox"), one);
+}
+
 TEST_F(Cli, PredictOnAMissingInput) {
   const std::string config = write_config(dir);
   const Result r = predict(config, dir / "nowhere");
