@@ -233,8 +233,8 @@ TEST(Network, FastHostInferenceMatchesTheDoubleReference) {
       if (p.name.ends_with("moving_mean") || p.name.ends_with("moving_variance") || p.name.ends_with("gamma") ||
           p.name.ends_with("beta")) {
         const bool positive = !p.name.ends_with("moving_mean") && !p.name.ends_with("beta");
-        p.param->value.copy_from(
-            test::random_tensor(p.param->value.shape(), DType::f32, seed++, positive ? 0.5 : -0.2, positive ? 1.5 : 0.2));
+        p.param->value.copy_from(test::random_tensor(p.param->value.shape(), DType::f32, seed++,
+                                                     positive ? 0.5 : -0.2, positive ? 1.5 : 0.2));
       }
     const std::vector<float> got = g.forward(cpu, x, Mode::infer).values<float>();
     EXPECT_GT(g.folds(), 0u) << arch;

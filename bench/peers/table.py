@@ -67,9 +67,12 @@ def network_table(ours, peer):
 
 
 def layer_table(ours):
+    """The layers' table, and a line for the STREAM-like copy (cpu/stream_copy) that the element-wise
+    layers' GB/s are also given as a share of ("% copy")."""
     cases = {}  # (name, batch) -> {"label", "forward": b, "backward": b}
+    copy = next((b["GB/s"] for b in ours["benchmarks"] if "/stream_copy" in b["name"]), None)
     for b in ours["benchmarks"]:
-        if b.get("run_type") == "aggregate":
+        if b.get("run_type") == "aggregate" or "/stream_copy" in b["name"]:
             continue
         device, (case, direction), batch = parse_name(b["name"])
         entry = cases.setdefault((case, batch), {"label": b.get("label", "")})
@@ -81,6 +84,8 @@ def layer_table(ours):
         for unit in ("TFLOP/s", "TB/s", "GFLOP/s", "GB/s"):
             if unit in b:
                 pct = [f"{fmt(b[k])}% {k[1:]}" for k in ("%fp32", "%bf16", "%bw") if k in b]
+                if unit == "GB/s" and copy:
+                    pct.append(f"{fmt(100 * b[unit] / copy)}% copy")
                 return f"{fmt(ms_per_iteration(b))} | {fmt(b[unit])} {unit}" + (f" ({', '.join(pct)})" if pct else "")
         return f"{fmt(ms_per_iteration(b))} | -"
 
@@ -88,7 +93,8 @@ def layer_table(ours):
             for (case, batch), e in cases.items()]
     head = ("| layer | batch | where | forward ms | forward rate | backward ms | backward rate |\n"
             "|---|---|---|---|---|---|---|")
-    return head + "\n" + "\n".join(rows)
+    note = f"STREAM-like copy of 128 MB on every core (bench_layers cpu/stream_copy): {fmt(copy)} GB/s.\n\n" if copy else ""
+    return note + head + "\n" + "\n".join(rows)
 
 
 def predict_table(ours, micrographs):

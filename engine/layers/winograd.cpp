@@ -49,14 +49,16 @@ CUPICK_VECTOR_CLONES void transform_kernels(const float* kernel, int filters, in
       for (int i = 0; i < kPatch; ++i)
         for (int l = 0; l < kPatch; ++l) {
           float* dst = u + (i * kPatch + l) * plane + size_t(f) * channels + c0;
-          for (int c = 0; c < nc; ++c) dst[c] = gt[i][0][c] * kG[l][0] + gt[i][1][c] * kG[l][1] + gt[i][2][c] * kG[l][2];
+          for (int c = 0; c < nc; ++c)
+            dst[c] = gt[i][0][c] * kG[l][0] + gt[i][1][c] * kG[l][1] + gt[i][2][c] * kG[l][2];
         }
     }
 }
 
 // V[point][channel][tile] = (B^T d B)[point] for the 6x6 patch d around every tile of tile rows
 // [ty0, ty1) of one image: the right factors.
-CUPICK_VECTOR_CLONES void transform_inputs(const float* x, int channels, int h, int w, int tw, int ty0, int ty1, float* v) {
+CUPICK_VECTOR_CLONES void transform_inputs(const float* x, int channels, int h, int w, int tw, int ty0, int ty1,
+                                           float* v) {
   const int width = kTile * tw + 2;  // a padded row: column 0 is the image's column -1
   const size_t tiles = size_t(ty1 - ty0) * tw, plane = size_t(channels) * tiles;
 #pragma omp parallel
@@ -103,7 +105,7 @@ CUPICK_VECTOR_CLONES void transform_inputs(const float* x, int channels, int h, 
 // y[filter] (rows of tile rows [ty0, ty1)) = out(A^T M A) for every tile, from the products
 // M[point][filter][tile].
 CUPICK_VECTOR_CLONES void transform_outputs(const float* m, int filters, int h, int w, int tw, int ty0, int ty1,
-                       const kernels::Epilogue& epi, float* y, bool accumulate) {
+                                            const kernels::Epilogue& epi, float* y, bool accumulate) {
   const size_t tiles = size_t(ty1 - ty0) * tw, plane = size_t(filters) * tiles;
   const int width = kTile * tw;
 #pragma omp parallel
