@@ -2,6 +2,7 @@
 
 #include <omp.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
@@ -23,6 +24,7 @@ namespace cupick::cpu {
 namespace {
 
 std::string chosen_because;  // why cupick chose the kernels, or empty when OpenBLAS did
+std::atomic<int> chosen_threads{0};  // the last set_threads, for threads started later
 
 // The OpenBLAS kernels for the instruction sets this CPU and its OS support, or nullptr when the
 // fallback is as good as it gets. __builtin_cpu_supports checks that the OS saves the registers.
@@ -71,6 +73,11 @@ void set_threads(int n) {
   if (n <= 0) n = int(std::max(1u, std::thread::hardware_concurrency()));
   openblas_set_num_threads(n);
   omp_set_num_threads(n);
+  chosen_threads = n;
+}
+
+void adopt_threads() {
+  if (const int n = chosen_threads) omp_set_num_threads(n);
 }
 
 int threads() { return omp_get_max_threads(); }

@@ -21,8 +21,10 @@ void choose_blas_kernels();
 // "OpenBLAS 0.3.21, SkylakeX kernels (chosen by cupick: OpenBLAS did not know this CPU), 2 threads".
 std::string describe();
 
-// Threads for OpenBLAS and for cupick's own host loops (OpenMP); n <= 0: every core.
+// Threads for OpenBLAS and for cupick's own host loops (OpenMP); n <= 0: every core. OpenMP keeps
+// the count per thread: a thread the program starts itself (the picker's) calls adopt_threads().
 void set_threads(int n);
+void adopt_threads();
 int threads();
 
 }  // namespace cupick::cpu

@@ -21,6 +21,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/background.h"
+#include "engine/cpu.h"
 #include "image/grid.h"
 #include "image/plot.h"
 #include "image/preprocess.h"
@@ -441,6 +442,7 @@ PickSummary pick_micrographs(const std::vector<PickDevice>& devices, const Model
   for (size_t d = 0; d < devices.size(); ++d)
     threads.emplace_back([&, d] {
       try {
+        cpu::adopt_threads();  // --threads, which OpenMP keeps per thread
         DevicePicker(devices[d], model, opt, results).pick(shares[d]);
       } catch (...) {
         errors[d] = std::current_exception();
