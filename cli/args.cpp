@@ -102,7 +102,8 @@ DeviceChoice device_choice(const Args& args) {
   choice.cpu = args.has("--cpu");
   if (args.has("--threads")) {
     choice.threads = args.get_int("--threads", 0);
-    if (choice.threads < 1) throw UsageError("--threads needs a number of threads >= 1, got " + args.get("--threads"));
+    if (choice.threads < 1)
+      throw UsageError("--threads needs a number of threads >= 1, got " + args.get("--threads"));
   }
   const std::vector<std::string>& ids = args.all("--gpu");
   if (ids.size() == 1) choice.gpus.push_back(args.get_int("--gpu", 0));

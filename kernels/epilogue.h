@@ -11,6 +11,8 @@ struct Epilogue {
   const float* scale = nullptr;  // per output channel; nullptr: 1
   const float* shift = nullptr;  // per output channel; nullptr: 0
   float slope = 1;               // the leaky ReLU's slope; 1: none
+  CUPICK_HD float scale_of(int c) const { return scale ? scale[c] : 1.f; }
+  CUPICK_HD float shift_of(int c) const { return shift ? shift[c] : 0.f; }
 };
 
 CUPICK_HD float epilogue(float sum, float scale, float shift, float slope) {

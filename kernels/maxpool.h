@@ -39,11 +39,11 @@ CUPICK_HD T maxpool_forward_at(const T* x, size_t i, int h, int w) {
   return maxpool_max(x + (plane * h + 2 * oy) * size_t(w) + 2 * ox, w);
 }
 
-// Backward for output element i: dy goes to the window's argmax, the other window positions get 0
-// (overwrite) or stay as they are (accumulate). The last window of a row or column also owns the
-// row or column that valid padding dropped, so that overwrite mode writes every input position
-// without a second pass. Windows never overlap, so the GPU needs no atomics.
-// The window (oy, ox) of the plane at x and dx (h x w), its output gradient g.
+// Backward for the window (oy, ox) of one h x w plane (x, dx) with output gradient g: g goes to the
+// window's argmax, the other window positions get 0 (overwrite) or stay as they are (accumulate).
+// The last window of a row or column also owns the row or column that valid padding dropped, so
+// that overwrite mode writes every input position without a second pass. Windows never overlap, so
+// the GPU needs no atomics.
 template <class T>
 CUPICK_HD void maxpool_backward_window(T* dx, T g, const T* x, int oy, int ox, int h, int w, bool accumulate) {
   const int oh = h / 2, ow = w / 2;
@@ -59,6 +59,7 @@ CUPICK_HD void maxpool_backward_window(T* dx, T g, const T* x, int oy, int ox, i
     }
 }
 
+// The same for output element i of n*c planes.
 template <class T>
 CUPICK_HD void maxpool_backward_at(T* dx, const T* dy, const T* x, size_t i, int h, int w, bool accumulate) {
   const int oh = h / 2, ow = w / 2;

@@ -88,10 +88,10 @@ TEST(Winograd, TransformsMakeACorrelation) {
 // forward, data gradient (overwrite and accumulate), at the shapes that matter (a side that is not a
 // multiple of the 4-pixel tile, 1x1 and 2x2 images, one channel, several images, two bands of tile
 // rows at 256 x 250 x 16 channels, the second one short) and at the deep layers' channel counts.
-// The error is relative to the largest |value|. Measured (2026-12-04, OpenBLAS 0.3.21, Prescott and SkylakeX kernels): Winograd
-// up to 1.3e-5 (the 1024-channel case), im2col up to 6.8e-7, 20-30x less, as expected of F(4x4, 3x3),
-// whose transforms multiply values by up to 8 x 8 and divide by 24 x 24; the bound leaves 4x room
-// for other BLAS builds' summation orders.
+// The error is relative to the largest |value|. Measured (2026-12-04, OpenBLAS 0.3.21, Prescott and
+// SkylakeX kernels): Winograd up to 1.3e-5 (the 1024-channel case), im2col up to 6.8e-7, 20-30x
+// less, as expected of F(4x4, 3x3), whose transforms multiply values by up to 8 x 8 and divide by
+// 24 x 24; the bound leaves 4x room for other BLAS builds' summation orders.
 TEST(Winograd, MatchesTheDoubleReferenceWithinItsBound) {
   struct Case {
     Shape in;

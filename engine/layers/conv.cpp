@@ -83,7 +83,7 @@ CUPICK_VECTOR_CLONES void apply_epilogue(const kernels::Epilogue& epi, int chann
                                          size_t stride) {
 #pragma omp parallel for schedule(static)
   for (int o = 0; o < channels; ++o) {
-    const float scale = epi.scale ? epi.scale[o] : 1.f, shift = epi.shift ? epi.shift[o] : 0.f;
+    const float scale = epi.scale_of(o), shift = epi.shift_of(o);
     float* row = y + size_t(o) * stride;
     for (int i = 0; i < cols; ++i) row[i] = kernels::epilogue(row[i], scale, shift, epi.slope);
   }
@@ -383,12 +383,12 @@ void Conv2D::forward_folded(const Tensor& x, Tensor& y, const float* scale, cons
   if (y.shape() != output_shape({x.shape()}))
     throw ShapeError(who + "folded output " + y.shape().str() + " for input " + x.shape().str());
   // scale * (conv + bias) + shift: the bias moves into the shift.
-  std::vector<float> s(out_channels_, 1.f), t(out_channels_, 0.f);
+  const kernels::Epilogue given{scale, shift, slope};
+  std::vector<float> s(out_channels_), t(out_channels_);
   const float* b = has_bias_ ? bias_.value.data<float>() : nullptr;
   for (int o = 0; o < out_channels_; ++o) {
-    if (scale) s[o] = scale[o];
-    if (shift) t[o] = shift[o];
-    if (b) t[o] += s[o] * b[o];
+    s[o] = given.scale_of(o);
+    t[o] = given.shift_of(o) + (b ? s[o] * b[o] : 0.f);
   }
   const kernels::Epilogue epi{s.data(), t.data(), slope};
   forward_host<float>(x, y, &epi);

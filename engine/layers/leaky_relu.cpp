@@ -24,7 +24,8 @@ void LeakyReLU::backward_cpu(const Inputs& in, const Tensor&, const Tensor& dout
     T* dx = din[0].tensor->data<T>();
     const long n = long(dout.count());
 #pragma omp parallel for simd schedule(static)
-    for (long i = 0; i < n; ++i) write_grad(dx[i], kernels::leaky_relu_dx(dy[i], x[i], T(slope_)), din[0].mode);
+    for (long i = 0; i < n; ++i)
+      write_grad(dx[i], kernels::leaky_relu_dx(dy[i], x[i], T(slope_)), din[0].mode);
   });
 }
 

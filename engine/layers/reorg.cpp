@@ -31,7 +31,8 @@ void Reorg::backward_cpu(const Inputs& in, const Tensor&, const Tensor& dout, co
     T* dx = din[0].tensor->data<T>();
     const long n = long(dout.count());
 #pragma omp parallel for schedule(static)  // reorg_source is one-to-one: no two outputs write one dx
-    for (long i = 0; i < n; ++i) write_grad(dx[kernels::reorg_source(size_t(i), s.c, s.h, s.w)], dy[i], din[0].mode);
+    for (long i = 0; i < n; ++i)
+      write_grad(dx[kernels::reorg_source(size_t(i), s.c, s.h, s.w)], dy[i], din[0].mode);
   });
 }
 

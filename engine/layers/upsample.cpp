@@ -41,7 +41,8 @@ void Upsample::backward_cpu(const Inputs& in, const Tensor&, const Tensor& dout,
     T* dx = din[0].tensor->data<T>();
     const long n = long(in[0]->count());
 #pragma omp parallel for schedule(static)
-    for (long j = 0; j < n; ++j) write_grad(dx[j], kernels::upsample_grad_at(dy, size_t(j), s.h, s.w), din[0].mode);
+    for (long j = 0; j < n; ++j)
+      write_grad(dx[j], kernels::upsample_grad_at(dy, size_t(j), s.h, s.w), din[0].mode);
   });
 }
 

@@ -113,7 +113,7 @@ CUPICK_VECTOR_CLONES void transform_outputs(const float* m, int filters, int h, 
     std::vector<float> at(size_t(kPatch) * kTile * tw), out(size_t(kTile) * width);
 #pragma omp for schedule(static)
     for (int f = 0; f < filters; ++f) {
-      const float scale = epi.scale ? epi.scale[f] : 1.f, shift = epi.shift ? epi.shift[f] : 0.f;
+      const float scale = epi.scale_of(f), shift = epi.shift_of(f);
       for (int ty = ty0; ty < ty1; ++ty) {
         const size_t t0 = size_t(ty - ty0) * tw;
         // M A along each tile's rows of the basis: at[i][q][tile], contiguous in the tile.
