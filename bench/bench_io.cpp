@@ -1,11 +1,14 @@
-// Preprocessing throughput: a 4096 x 4096 float32 MRC micrograph read, low-pass filtered, resized to
-// the 1024 x 1024 network input and normalised (STANDARD), as prepare_micrograph does with the
-// filter cache off (predict --otf). The filter uses crYOLO's default cutoff, 0.1 of the network
-// input, i.e. 0.025 of the micrograph, which pads it to an 8192 x 8192 transform. The micrograph is
-// simulated (image/simulate.h) and written to a temporary folder once; reads come from the page cache,
-// so a real file system can only be slower. Rates are micrographs per wall-clock second
-// (items_per_second).
-//   stage/<step>/threads:1     one step alone, one micrograph at a time: where the time goes
+// Preprocessing throughput: a 4096 x 4096 float32 MRC micrograph read, resized to the 1024 x 1024
+// network input, low-pass filtered there and normalised (STANDARD), as prepare_micrograph does with
+// the filter cache off (predict --otf). The filter uses crYOLO's default cutoff, 0.1 of the network
+// input (a 1120 x 1120 transform). The micrograph is simulated (image/simulate.h) and written to a
+// temporary folder once; reads come from the page cache, so a real file system can only be slower.
+// Rates are micrographs per wall-clock second (items_per_second).
+//   stage/<step>/threads:1     one step alone, one micrograph at a time: where the time goes.
+//                              lowpass_micrograph_fftw is the filter as it ran before it moved to
+//                              the network input (the whole micrograph at 0.025, a 4480^2
+//                              transform); read_cached_input reads a filtered input back from the
+//                              cache, what the cache saves
 //   pipeline/cpu/threads:N     all four steps, N micrographs at once on N threads (as load_examples
 //                              prepares a training set); FFTW runs each transform on one thread
 //   pipeline/gpu/threads:N     the same with the filter on GPU 0 (cuFFT, one GpuLowpass shared, as
@@ -57,23 +60,15 @@ struct MicrographFile {
 };
 std::unique_ptr<MicrographFile> g_file;
 
-// The network input size and the filter's cutoff for a micrograph, as prepare_micrograph has them.
-struct Target {
-  NetworkInput size;
-  double cutoff;
-};
-Target target_for(const Image& image) {
-  const NetworkInput size = network_input_size(image.width, image.height, network_side);
-  const double scale = std::max(double(size.width) / image.width, double(size.height) / image.height);
-  return {size, std::min(0.5, config_cutoff * scale)};
-}
+// The network input size for a micrograph, as prepare_micrograph has it.
+NetworkInput target_for(const Image& image) { return network_input_size(image.width, image.height, network_side); }
 
 // prepare_micrograph's steps without the filter cache; `gpu` filters when given.
 Image prepare(const std::string& path, GpuLowpass* gpu) {
-  Image image = read_micrograph(path);
-  const Target t = target_for(image);
-  image = gpu ? gpu->filter(image, t.cutoff) : lowpass(image, t.cutoff);
-  image = resize_antialiased(image, t.size.width, t.size.height);
+  const Image micrograph = read_micrograph(path);
+  const NetworkInput t = target_for(micrograph);
+  Image image = resize_antialiased(micrograph, t.width, t.height);
+  image = gpu ? gpu->filter(image, config_cutoff) : lowpass(image, config_cutoff);
   normalize_standard(image);
   return image;
 }
@@ -88,31 +83,46 @@ void stage_read(benchmark::State& state) {
   state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(std::filesystem::file_size(g_file->path)));
 }
 
-void stage_lowpass(benchmark::State& state, bool on_gpu) {
-  const Image image = read_micrograph(g_file->path);
-  const Target t = target_for(image);
+// The filter on the network input (on_gpu: cuFFT), or on the whole micrograph at cutoff x scale,
+// as before it moved (full_size).
+void stage_lowpass(benchmark::State& state, bool on_gpu, bool full_size) {
+  const Image micrograph = read_micrograph(g_file->path);
+  const NetworkInput t = target_for(micrograph);
+  const double scale = std::max(double(t.width) / micrograph.width, double(t.height) / micrograph.height);
+  const Image image = full_size ? micrograph : resize_antialiased(micrograph, t.width, t.height);
+  const double cutoff = full_size ? std::min(0.5, config_cutoff * scale) : config_cutoff;
   std::unique_ptr<GpuLowpass> gpu;
   if (on_gpu) {
     gpu = std::make_unique<GpuLowpass>(*bench::gpu_context());
-    gpu->filter(image, t.cutoff);  // plans and buffers, outside the timing
+    gpu->filter(image, cutoff);  // plans and buffers, outside the timing
   }
-  for (auto _ : state) benchmark::DoNotOptimize(gpu ? gpu->filter(image, t.cutoff) : lowpass(image, t.cutoff));
+  for (auto _ : state) benchmark::DoNotOptimize(gpu ? gpu->filter(image, cutoff) : lowpass(image, cutoff));
   set_rate(state, 1);
-  const LowpassLayout layout = lowpass_layout(image.width, image.height, t.cutoff);
+  const LowpassLayout layout = lowpass_layout(image.width, image.height, cutoff);
   state.counters["transform_side"] = layout.padded_width;
 }
 
 void stage_resize(benchmark::State& state) {
   const Image image = read_micrograph(g_file->path);
-  const Target t = target_for(image);
-  for (auto _ : state) benchmark::DoNotOptimize(resize_antialiased(image, t.size.width, t.size.height));
+  const NetworkInput t = target_for(image);
+  for (auto _ : state) benchmark::DoNotOptimize(resize_antialiased(image, t.width, t.height));
+  set_rate(state, 1);
+}
+
+// A filtered network input read back from the cache (an MRC file of the input's size).
+void stage_read_cached(benchmark::State& state) {
+  const Image micrograph = read_micrograph(g_file->path);
+  const NetworkInput t = target_for(micrograph);
+  const std::string cached = (g_file->dir / "cached_input.mrc").string();
+  write_mrc(cached, lowpass(resize_antialiased(micrograph, t.width, t.height), config_cutoff));
+  for (auto _ : state) benchmark::DoNotOptimize(read_mrc(cached));
   set_rate(state, 1);
 }
 
 void stage_normalise(benchmark::State& state) {
   const Image micrograph = read_micrograph(g_file->path);
-  const Target t = target_for(micrograph);
-  const Image resized = resize_antialiased(micrograph, t.size.width, t.size.height);
+  const NetworkInput t = target_for(micrograph);
+  const Image resized = resize_antialiased(micrograph, t.width, t.height);
   Image image = resized;
   for (auto _ : state) {
     state.PauseTiming();
@@ -166,10 +176,13 @@ int main(int argc, char** argv) {
     benchmark::RegisterBenchmark(name.c_str(), work)->Unit(benchmark::kMillisecond)->UseRealTime();
   };
   add("stage/read_mrc/" + s + "/threads:1", [](benchmark::State& st) { stage_read(st); });
-  add("stage/lowpass_cpu_fftw/" + s + "/threads:1", [](benchmark::State& st) { stage_lowpass(st, false); });
-  if (have_gpu) add("stage/lowpass_gpu_cufft/" + s + "/threads:1", [](benchmark::State& st) { stage_lowpass(st, true); });
-  add("stage/resize_to_" + std::to_string(network_side) + "/" + s + "/threads:1",
-      [](benchmark::State& st) { stage_resize(st); });
+  const std::string input = std::to_string(network_side);
+  add("stage/resize_to_" + input + "/" + s + "/threads:1", [](benchmark::State& st) { stage_resize(st); });
+  add("stage/lowpass_cpu_fftw/" + input + "/threads:1", [](benchmark::State& st) { stage_lowpass(st, false, false); });
+  if (have_gpu)
+    add("stage/lowpass_gpu_cufft/" + input + "/threads:1", [](benchmark::State& st) { stage_lowpass(st, true, false); });
+  add("stage/lowpass_micrograph_fftw/" + s + "/threads:1", [](benchmark::State& st) { stage_lowpass(st, false, true); });
+  add("stage/read_cached_input/" + input + "/threads:1", [](benchmark::State& st) { stage_read_cached(st); });
   add("stage/normalise/" + std::to_string(network_side) + "/threads:1", [](benchmark::State& st) { stage_normalise(st); });
   std::vector<int> thread_counts = {1};
   if (cores > 1) thread_counts.push_back(cores);

@@ -1,14 +1,14 @@
 // Picking end to end, as `cupick predict --overwrite` does it: pick_micrographs on a folder of
-// simulated 4096 x 4096 float32 MRC micrographs, every step inside the timing: reading, low-pass
-// filtering (crYOLO's default, 0.1 of the network input), resizing and normalising (on the
-// prefetcher's thread, the filter on the GPU when picking runs on one), inference, decoding, NMS
-// and writing CBOX/, EMAN/, STAR/ and DISTR/. Rates are micrographs per wall-clock second
+// simulated 4096 x 4096 float32 MRC micrographs, every step inside the timing: reading, resizing to
+// the network input, low-pass filtering there (crYOLO's default, 0.1) and normalising (on the
+// reader threads, the filter on the GPU when picking runs on one), inference, decoding, NMS and
+// writing CBOX/, EMAN/, STAR/ and DISTR/. Rates are micrographs per wall-clock second
 // (items_per_second) and ms/micrograph.
 //   <device>/predict/<network>/<input>/batch:N
-// CPU: crYOLO's default config (PhosaurusNet at 1024, about 20 s a micrograph on two shared cores)
-// and a lighter one (crYOLO's network at 512, bound by the CPU low-pass filter, an 8192 x 8192
-// transform of several seconds), one iteration of 4 micrographs each. GPU 0, when there is one:
-// PhosaurusNet at 1024, batch 4 and 8, on 16 micrographs.
+// CPU: crYOLO's default config (PhosaurusNet at 1024) and a lighter one (crYOLO's network at 512),
+// one iteration of 4 micrographs each. GPU 0, when there is one: PhosaurusNet at 1024, batch 4 and
+// 8, on 16 micrographs. Before the timing the first batch is picked once, so that the activation
+// memory, FFT plans and cuDNN's algorithms are made once per process, as in a long run.
 //
 // The micrographs are simulated (image/simulate.h) and written to a temporary folder once; reads come
 // from the page cache, so a real file system can only be slower. The weights are initialised, not
@@ -85,7 +85,7 @@ void predict(benchmark::State& state, const std::string& arch, Context* ctx, int
   opt.progress = false;
   const std::string out = (g_folder->dir / "picks").string();
   const std::vector<std::string>& files = g_folder->micrographs;
-  if (ctx->on_gpu()) {  // plans, cuDNN's algorithms, buffers: once per process, outside the timing
+  {  // the activation memory, FFT plans, cuDNN's algorithms: once per process, outside the timing
     const std::vector<std::string> first(files.begin(), files.begin() + std::min<size_t>(batch, files.size()));
     pick_micrographs(graph, *ctx, model, first, out, opt);
   }

@@ -1,88 +1,90 @@
-// Work done ahead on a thread of its own: the training loop's next batches while the device trains
-// on the current one.
+// Work done ahead on threads of their own: the training loop's next batches while the device trains
+// on the current one, the next micrographs read and prepared while the network picks in these.
 #pragma once
 #include <condition_variable>
 #include <cstddef>
-#include <deque>
 #include <exception>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <thread>
 #include <utility>
+#include <vector>
 
 namespace cupick {
 
-// Calls `make` on a thread of its own, again and again until it returns nothing, and hands its
-// results out in order, at most `depth` finished ones waiting (memory stays bounded: `depth` items
-// plus the one being made). An exception from `make` ends the sequence and is rethrown by next() in
-// place of the item. Destroying the Background stops the thread after the item it is making.
+// Calls make(0), make(1), ..., make(count - 1) on `workers` threads of their own and hands the
+// results out in index order. Memory stays bounded: each worker takes the next index only while
+// fewer than depth + workers items are made or waiting beyond the ones handed out (with one worker:
+// `depth` finished items waiting and the one being made). With one worker make() is called in index
+// order, one call at a time (the training loop's random draws rely on it); with several, calls run
+// at once and may finish in any order. An exception from make(i) is rethrown by next() in place of
+// item i, and ends the sequence. Destroying the Background stops the threads after the items they
+// are making.
 template <class T>
 class Background {
  public:
-  Background(size_t depth, std::function<std::optional<T>()> make)
-      : depth_(depth < 1 ? 1 : depth), make_(std::move(make)), thread_([this] { run(); }) {}
+  Background(size_t count, size_t depth, std::function<T(size_t)> make, size_t workers = 1)
+      : count_(count), window_((depth < 1 ? 1 : depth) + (workers < 1 ? 1 : workers)), make_(std::move(make)) {
+    for (size_t w = 0; w < (workers < 1 ? 1 : workers); ++w) threads_.emplace_back([this] { run(); });
+  }
   ~Background() {
     {
       std::lock_guard lock(mutex_);
       stop_ = true;
     }
     changed_.notify_all();
-    thread_.join();
+    for (std::thread& t : threads_) t.join();
   }
   Background(const Background&) = delete;
   Background& operator=(const Background&) = delete;
 
-  // The next item, or nothing once `make` has returned nothing; waits for it.
+  // The next item, or nothing after the last one (or after an error); waits for it.
   std::optional<T> next() {
     std::unique_lock lock(mutex_);
-    changed_.wait(lock, [this] { return !ready_.empty() || done_; });
-    if (ready_.empty()) {
-      if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
-      return std::nullopt;
-    }
-    T item = std::move(ready_.front());
-    ready_.pop_front();
+    if (taken_ == count_ || failed_) return std::nullopt;
+    changed_.wait(lock, [this] { return finished_.count(taken_) > 0; });
+    auto node = finished_.extract(taken_++);
     changed_.notify_all();
-    return item;
+    if (node.mapped().second) {
+      failed_ = true;
+      std::rethrow_exception(node.mapped().second);
+    }
+    return std::move(node.mapped().first);
   }
 
  private:
   void run() {
     for (;;) {
+      size_t index;
       {
-        std::lock_guard lock(mutex_);
-        if (stop_) return;
+        std::unique_lock lock(mutex_);
+        changed_.wait(lock, [this] { return stop_ || next_ == count_ || next_ - taken_ < window_; });
+        if (stop_ || next_ == count_) return;
+        index = next_++;
       }
       std::optional<T> item;
       std::exception_ptr error;
       try {
-        item = make_();
+        item = make_(index);
       } catch (...) {
         error = std::current_exception();
       }
-      std::unique_lock lock(mutex_);
-      if (!item) {
-        error_ = error;
-        done_ = true;
-        changed_.notify_all();
-        return;
-      }
-      changed_.wait(lock, [this] { return ready_.size() < depth_ || stop_; });
-      if (stop_) return;
-      ready_.push_back(std::move(*item));
+      std::lock_guard lock(mutex_);
+      finished_.emplace(index, std::make_pair(std::move(item), error));
       changed_.notify_all();
     }
   }
 
-  size_t depth_;
-  std::function<std::optional<T>()> make_;
+  const size_t count_, window_;
+  std::function<T(size_t)> make_;
   std::mutex mutex_;
   std::condition_variable changed_;
-  std::deque<T> ready_;
-  std::exception_ptr error_;
-  bool done_ = false, stop_ = false;
-  std::thread thread_;  // last: starts once everything above exists
+  std::map<size_t, std::pair<std::optional<T>, std::exception_ptr>> finished_;  // made, not taken
+  size_t next_ = 0, taken_ = 0;  // the next index to make, the next to hand out
+  bool failed_ = false, stop_ = false;
+  std::vector<std::thread> threads_;  // last: they start once everything above exists
 };
 
 }  // namespace cupick

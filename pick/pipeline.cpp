@@ -235,8 +235,9 @@ class Results {
 // through its network, each micrograph finished when its last patch is.
 class DevicePicker {
  public:
-  DevicePicker(const PickDevice& device, const ModelConfig& model, const PickOptions& opt, Results& results)
-      : graph_(*device.graph), ctx_(*device.ctx), model_(model), opt_(opt), results_(results),
+  DevicePicker(const PickDevice& device, const ModelConfig& model, const PickOptions& opt, Results& results,
+               int readers)
+      : graph_(*device.graph), ctx_(*device.ctx), model_(model), opt_(opt), results_(results), readers_(readers),
         anchors_{{float(model.anchors->width), float(model.anchors->height)}},
         low_(std::min(0.1f, opt.threshold)) {}
 
@@ -245,21 +246,20 @@ class DevicePicker {
     // A batch larger than the share would only allocate: --batch 100000 for 3 micrographs is 3.
     const size_t patches = size_t(model_.num_patches) * size_t(model_.num_patches);
     batch_size_ = int(std::min<size_t>(size_t(opt_.batch_size), std::max<size_t>(1, share.size() * patches)));
-    // Reading and preparing run on a thread of their own, at most 2 x batch_size micrographs ahead
-    // (all their patches); the low-pass filter runs on the device when it is a GPU.
+    // Reading and preparing run on readers_ threads of their own, at most 2 x batch_size micrographs
+    // ahead (all their patches) beyond those being read; the low-pass filter runs on the device when
+    // it is a GPU.
     const std::unique_ptr<GpuLowpass> gpu_filter =
         ctx_.on_gpu() && model_.filter ? std::make_unique<GpuLowpass>(ctx_) : nullptr;
-    size_t next_file = 0;
-    Background<Prefetched> prefetch(size_t(2 * batch_size_), [&]() -> std::optional<Prefetched> {
-      if (next_file == share.size()) return std::nullopt;
-      Prefetched item{share[next_file++], {}, nullptr};
+    Background<Prefetched> prefetch(share.size(), size_t(2 * batch_size_), [&](size_t i) {
+      Prefetched item{share[i], {}, nullptr};
       try {
         item.patches = prepare_patches(item.file, model_, gpu_filter.get());
       } catch (...) {
         item.error = std::current_exception();
       }
       return item;
-    });
+    }, size_t(readers_));
     while (std::optional<Prefetched> item = prefetch.next())
       if (readable(*item)) add(*item);
     flush();
@@ -322,6 +322,7 @@ class DevicePicker {
   const ModelConfig& model_;
   const PickOptions& opt_;
   Results& results_;
+  const int readers_;
   const std::vector<std::pair<float, float>> anchors_;  // micrograph pixels
   const float low_;  // CBOX keeps everything above min(0.1, threshold)
   int batch_size_ = 1;  // opt_.batch_size, at most the share's patches
@@ -424,6 +425,12 @@ std::vector<std::string> files_to_pick(const std::vector<std::string>& files, co
 
 }  // namespace
 
+int reader_threads(const PickOptions& opt, bool on_gpu, size_t gpus) {
+  if (opt.readers > 0) return opt.readers;
+  if (on_gpu) return int(std::max<size_t>(1, std::max(1u, std::thread::hardware_concurrency()) / std::max<size_t>(1, gpus)));
+  return std::max(1, cpu::threads() / 8);
+}
+
 PickSummary pick_micrographs(const std::vector<PickDevice>& devices, const ModelConfig& model,
                              const std::vector<std::string>& files, const std::string& out_dir, const PickOptions& opt) {
   if (devices.empty()) throw Error("picking: no device to pick on");
@@ -437,13 +444,16 @@ PickSummary pick_micrographs(const std::vector<PickDevice>& devices, const Model
   // Micrographs dealt out in turn, one share per device, each picked on a thread of its own.
   std::vector<std::vector<std::string>> shares(devices.size());
   for (size_t i = 0; i < todo.size(); ++i) shares[i % devices.size()].push_back(todo[i]);
+  size_t gpus = 0;
+  for (const PickDevice& d : devices) gpus += d.ctx->on_gpu() ? 1 : 0;
   std::vector<std::exception_ptr> errors(devices.size());
   std::vector<std::thread> threads;
   for (size_t d = 0; d < devices.size(); ++d)
     threads.emplace_back([&, d] {
       try {
         cpu::adopt_threads();  // --threads, which OpenMP keeps per thread
-        DevicePicker(devices[d], model, opt, results).pick(shares[d]);
+        const int readers = reader_threads(opt, devices[d].ctx->on_gpu(), gpus);
+        DevicePicker(devices[d], model, opt, results, readers).pick(shares[d]);
       } catch (...) {
         errors[d] = std::current_exception();
       }

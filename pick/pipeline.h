@@ -22,6 +22,9 @@ struct PickOptions {
   float min_size = 0;        // mean of the estimated width and height, pixels; 0: no bound
   float max_size = 0;
   int batch_size = 4;        // micrographs per forward (same-size micrographs only)
+  // Threads per device reading and preparing micrographs ahead of the network (reader_threads: 0
+  // chooses).
+  int readers = 0;
   bool overwrite = false;    // pick again micrographs whose results exist
   bool progress = true;      // a progress line on stderr
   // What else the picks depend on (the program's version, a hash of the weights, the config's
@@ -65,13 +68,19 @@ constexpr const char* run_record_name = "cupick_run.json";
 // is picked again, and where the record differed the CBOX files of those to pick are removed before
 // the new record is written, so that an interrupted re-pick resumes right. A micrograph that cannot
 // be read or written is left out (in `failed`) and the others are picked: one damaged file does not
-// stop a night's run, and the next run picks just it. Reading and preprocessing run on a background
-// thread while the network works. Patch mode (model.num_patches > 1): every patch goes through the
+// stop a night's run, and the next run picks just it. Reading and preprocessing run on reader
+// threads (PickOptions::readers) while the network works, the micrographs handed to it in order. Patch mode (model.num_patches > 1): every patch goes through the
 // network and the picks of all patches are merged (non-maximum suppression) before filtering.
 // Error: two files of the same base name (their results would overwrite each other).
 PickSummary pick_micrographs(Graph& graph, Context& ctx, const ModelConfig& model,
                              const std::vector<std::string>& files, const std::string& out_dir,
                              const PickOptions& opt);
+
+// The readers per device when PickOptions::readers is 0: on a GPU the machine's cores shared among
+// the GPUs in use (preparing a micrograph takes one core about 0.1 s, the GPU's forward much less);
+// on the CPU one per 8 of cupick's threads, at least one (preparing costs about a tenth of the
+// network's core time there, and a reader takes its cores from the network).
+int reader_threads(const PickOptions& opt, bool on_gpu, size_t gpus);
 
 // A network and the device it lives on.
 struct PickDevice {

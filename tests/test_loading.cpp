@@ -24,11 +24,12 @@ TEST(Background, InOrderAndAtMostDepthAhead) {
   constexpr int count = 20;
   constexpr size_t depth = 2;
   std::atomic<int> started{0};
-  int made = 0;  // the producer thread's own
-  Background<int> items(depth, [&]() -> std::optional<int> {
-    if (made == count) return std::nullopt;
+  int last = -1;  // one worker: calls in index order, one at a time
+  Background<int> items(count, depth, [&](size_t i) {
+    EXPECT_EQ(int(i), last + 1);
+    last = int(i);
     ++started;
-    return made++;
+    return int(i);
   });
   for (int i = 0; i < count; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(2));  // give the producer time to run ahead
@@ -40,22 +41,45 @@ TEST(Background, InOrderAndAtMostDepthAhead) {
   EXPECT_EQ(items.next(), std::nullopt);
 }
 
-TEST(Background, AnErrorComesInPlaceOfItsItem) {
-  int made = 0;
-  Background<int> items(4, [&]() -> std::optional<int> {
-    if (made == 3) throw std::runtime_error("item 3 is broken");
-    return made++;
-  });
-  for (int i = 0; i < 3; ++i) EXPECT_EQ(items.next(), std::optional<int>(i));
-  EXPECT_THROW(items.next(), std::runtime_error);
+// Several workers: the items still come in index order, all of them, however long each takes, and
+// the workers run at once.
+TEST(Background, SeveralWorkersHandOutInOrder) {
+  constexpr int count = 40, workers = 4;
+  constexpr size_t depth = 3;
+  std::atomic<int> running{0}, most{0}, started{0}, taken{0};
+  Background<int> items(count, depth, [&](size_t i) {
+    ++started;
+    EXPECT_LE(started.load(), taken.load() + int(depth) + workers + 1);  // + 1: next() counts first
+    const int now = ++running;
+    for (int m = most.load(); now > m && !most.compare_exchange_weak(m, now);) {}
+    std::this_thread::sleep_for(std::chrono::milliseconds(1 + (i * 7) % 5));  // finish out of order
+    --running;
+    return int(i) * 3;
+  }, workers);
+  for (int i = 0; i < count; ++i) {
+    EXPECT_EQ(items.next(), std::optional<int>(i * 3));
+    ++taken;
+  }
   EXPECT_EQ(items.next(), std::nullopt);
+  EXPECT_GT(most.load(), 1);
+}
+
+TEST(Background, AnErrorComesInPlaceOfItsItem) {
+  for (size_t workers : {1, 3}) {
+    Background<int> items(10, 4, [&](size_t i) {
+      if (i == 3) throw std::runtime_error("item 3 is broken");
+      return int(i);
+    }, workers);
+    for (int i = 0; i < 3; ++i) EXPECT_EQ(items.next(), std::optional<int>(i));
+    EXPECT_THROW(items.next(), std::runtime_error);
+    EXPECT_EQ(items.next(), std::nullopt);
+  }
 }
 
 // An endless producer is stopped by dropping it, whether it waits for room or is making an item.
 TEST(Background, DroppingItStopsTheThread) {
   for (int taken = 0; taken < 3; ++taken) {
-    int made = 0;
-    Background<int> items(1, [&]() -> std::optional<int> { return made++; });
+    Background<int> items(SIZE_MAX, 1, [&](size_t i) { return int(i); });
     for (int i = 0; i < taken; ++i) EXPECT_EQ(items.next(), std::optional<int>(i));
   }
 }

@@ -584,8 +584,9 @@ TEST(Picking, PatchesRoundTripAndMerge) {
 }
 
 // Several devices share the micrographs out and give what one gives (two CPU contexts here, each
-// with its own copy of the network, as each GPU would have).
-TEST(Picking, SeveralDevicesGiveWhatOneGives) {
+// with its own copy of the network, as each GPU would have); so do several readers, whose
+// micrographs may be ready out of order.
+TEST(Picking, SeveralDevicesOrReadersGiveWhatOneGives) {
   const test::TempDir dir;
   const std::vector<std::string> names = {"a", "b", "c", "d", "e"};
   for (int i = 0; i < 5; ++i)  // each its own noise and particles, so results cannot be swapped unseen
@@ -607,19 +608,27 @@ TEST(Picking, SeveralDevicesGiveWhatOneGives) {
   const PickSummary single = pick_micrographs(g1, one, model, files, dir / "single", opt);
   const PickSummary shared =
       pick_micrographs({PickDevice{&g1, &one}, PickDevice{&g2, &two}}, model, files, dir / "shared", opt);
+  PickOptions three_readers = opt;
+  three_readers.readers = 3;
+  const PickSummary read = pick_micrographs(g1, one, model, files, dir / "readers", three_readers);
   EXPECT_EQ(single.picked, 5u);
   EXPECT_EQ(shared.picked, 5u);
+  EXPECT_EQ(read.picked, 5u);
   EXPECT_EQ(shared.boxes, single.boxes);
+  EXPECT_EQ(read.boxes, single.boxes);
   std::vector<std::vector<Box>> seen;
   for (const std::string& name : names) {
     const std::string cbox = "CBOX/" + name + ".cbox";
-    const std::vector<Box> x = read_boxes(dir / ("single/" + cbox)), y = read_boxes(dir / ("shared/" + cbox));
-    ASSERT_EQ(x.size(), y.size()) << name;
-    for (size_t i = 0; i < x.size(); ++i) {
-      EXPECT_EQ(x[i].x, y[i].x) << name;
-      EXPECT_EQ(x[i].y, y[i].y) << name;
-      EXPECT_EQ(x[i].estimated_w(), y[i].estimated_w()) << name;
-      EXPECT_EQ(x[i].confidence, y[i].confidence) << name;
+    const std::vector<Box> x = read_boxes(dir / ("single/" + cbox));
+    for (const char* other_run : {"shared/", "readers/"}) {
+      const std::vector<Box> y = read_boxes(dir / (other_run + cbox));
+      ASSERT_EQ(x.size(), y.size()) << other_run << name;
+      for (size_t i = 0; i < x.size(); ++i) {
+        EXPECT_EQ(x[i].x, y[i].x) << other_run << name;
+        EXPECT_EQ(x[i].y, y[i].y) << other_run << name;
+        EXPECT_EQ(x[i].estimated_w(), y[i].estimated_w()) << other_run << name;
+        EXPECT_EQ(x[i].confidence, y[i].confidence) << other_run << name;
+      }
     }
     for (const std::vector<Box>& other : seen)  // the micrographs differ, and so do their picks
       EXPECT_FALSE(!x.empty() && other.size() == x.size() && other[0].x == x[0].x && other[0].confidence == x[0].confidence);

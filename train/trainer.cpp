@@ -263,11 +263,7 @@ double Run::train_epoch(int epoch, bool warmup, Clock::time_point start) {
   // batches are done (it is joined before the next shuffle), and draws in batch order: a seed
   // gives the same batches as assembling them in line. Whatever augment does (the tests ask
   // for a stop there) also happens within the epoch the batch belongs to.
-  size_t assembled = 0;
-  Background<TrainingBatch> prepared(2, [&]() -> std::optional<TrainingBatch> {
-    if (assembled == batches) return std::nullopt;
-    return assemble(order, assembled++);
-  });
+  Background<TrainingBatch> prepared(batches, 2, [&](size_t b) { return assemble(order, b); });
   const bool tty = opt_.progress && isatty(STDERR_FILENO);
   double loss = 0;
   size_t done = 0;
