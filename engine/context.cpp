@@ -7,6 +7,7 @@
 #include <cstdio>
 
 #include "engine/cpu.h"
+#include "kernels/common.h"
 
 namespace cupick {
 
@@ -33,6 +34,18 @@ Context::Context(int gpu_id) : device_(Device::gpu), gpu_id_(gpu_id) {
                       " usable GPU(s) found");
   try {
     CUDA_CHECK(cudaSetDevice(gpu_id));
+    // A GPU this build has no kernels for would fail at the first launch with "no kernel image":
+    // refused here instead, saying what to rebuild for (try_gpu then falls back to the CPU).
+    if (const cudaError_t e = kernels::kernel_image_status(); e != cudaSuccess) {
+      cudaGetLastError();
+      cudaDeviceProp prop{};
+      CUDA_CHECK(cudaGetDeviceProperties(&prop, gpu_id));
+      const std::string cc = std::to_string(prop.major) + "." + std::to_string(prop.minor);
+      throw DeviceError("GPU " + std::to_string(gpu_id) + " (" + prop.name + ", compute capability " + cc +
+                        ") cannot run this build's kernels (" + cudaGetErrorString(e) + "; built for " +
+                        CUPICK_CUDA_ARCHITECTURES + "): rebuild with -DCMAKE_CUDA_ARCHITECTURES=" +
+                        std::to_string(prop.major * 10 + prop.minor));
+    }
     CUDA_CHECK(cudaStreamCreate(&stream_));  // blocking: ordered with cudaMemcpy on the default stream
     CUDNN_CHECK(cudnnCreate(&cudnn_));
     CUDNN_CHECK(cudnnSetStream(cudnn_, stream_));

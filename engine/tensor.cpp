@@ -37,7 +37,10 @@ Buffer::Buffer(size_t bytes, Device device) : bytes_(bytes), device_(device) {
   if (bytes == 0) return;
   if (device == Device::gpu) {
     CUDA_CHECK(cudaMalloc(&data_, bytes));
+    // cudaMemset runs on the legacy default stream, which a non-blocking stream (the GPU filter's)
+    // does not wait for: without the wait a new buffer could be zeroed after that stream wrote it.
     CUDA_CHECK(cudaMemset(data_, 0, bytes));
+    CUDA_CHECK(cudaStreamSynchronize(cudaStreamLegacy));
   } else {
     // 64-byte alignment for vector loads; aligned_alloc wants a multiple of the alignment.
     data_ = std::aligned_alloc(64, (bytes + 63) / 64 * 64);

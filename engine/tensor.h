@@ -32,7 +32,8 @@ struct Shape {
   std::string str() const;  // "3x64x32x32"
 };
 
-// Raw memory, freed when the last tensor using it goes.
+// Raw memory, zeroed (on a GPU: zeroed before the constructor returns, whatever stream uses it
+// next), freed when the last tensor using it goes.
 class Buffer {
  public:
   Buffer(size_t bytes, Device device);

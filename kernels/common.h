@@ -31,6 +31,10 @@ CUPICK_HD double mul_rn(double a, double b) {
 #endif
 }
 
+// Whether this build holds kernels the current GPU can run: cudaSuccess, or the error every launch
+// would give (cudaErrorNoKernelImageForDevice on a GPU whose compute capability was not built for).
+cudaError_t kernel_image_status();
+
 // Launchers return cudaGetLastError() after the launch; the engine wraps them in CUDA_CHECK.
 
 // Blocks for a 1-D launch over n elements with `threads` per block (grid-stride loops cover the rest).
