@@ -5,6 +5,7 @@
 #include "cli/commands.h"
 #include "engine/context.h"
 #include "engine/cpu.h"
+#include "engine/cuda_libraries.h"
 #include "nets/names.h"
 
 namespace cupick::cli {
@@ -16,6 +17,7 @@ int run_info(int argc, char** argv) {
   args.allow_positional(0);
   std::printf("cupick %s\n", CUPICK_VERSION);
   std::printf("cpu: %s\n", cpu::describe().c_str());
+  std::printf("%s", cuda_libraries::describe().c_str());
   const int n = Context::gpu_count();
   if (n == 0) std::printf("no usable GPU: cupick runs on the CPU\n");
   for (int i = 0; i < n; ++i) std::printf("%s\n", Context(i).describe().c_str());

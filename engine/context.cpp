@@ -1,12 +1,12 @@
 #include "engine/context.h"
 
-#include <cublas_v2.h>
 #include <cuda_runtime.h>
 #include <cudnn.h>
 
 #include <cstdio>
 
 #include "engine/cpu.h"
+#include "engine/cuda_libraries.h"
 #include "kernels/common.h"
 
 namespace cupick {
@@ -17,10 +17,6 @@ namespace cupick {
 }
 [[noreturn]] void throw_cudnn(int code, const char* call, const char* file, int line) {
   throw DeviceError(std::string("cuDNN error ") + cudnnGetErrorString(cudnnStatus_t(code)) + " in " + call +
-                    " at " + file + ":" + std::to_string(line));
-}
-[[noreturn]] void throw_cublas(int code, const char* call, const char* file, int line) {
-  throw DeviceError(std::string("cuBLAS error ") + cublasGetStatusString(cublasStatus_t(code)) + " in " + call +
                     " at " + file + ":" + std::to_string(line));
 }
 
@@ -46,11 +42,12 @@ Context::Context(int gpu_id) : device_(Device::gpu), gpu_id_(gpu_id) {
                         CUPICK_CUDA_ARCHITECTURES + "): rebuild with -DCMAKE_CUDA_ARCHITECTURES=" +
                         std::to_string(prop.major * 10 + prop.minor));
     }
+    if (const cuda_libraries::Library& lib = cuda_libraries::cudnn(); !lib.loaded)
+      throw DeviceError("cuDNN 9 was not found (" + lib.error +
+                        "): GPU convolutions need it; install it or set CUPICK_CUDNN_PATH to it");
     CUDA_CHECK(cudaStreamCreate(&stream_));  // blocking: ordered with cudaMemcpy on the default stream
     CUDNN_CHECK(cudnnCreate(&cudnn_));
     CUDNN_CHECK(cudnnSetStream(cudnn_, stream_));
-    CUBLAS_CHECK(cublasCreate(&cublas_));
-    CUBLAS_CHECK(cublasSetStream(cublas_, stream_));
   } catch (...) {
     release();  // a constructor that throws gets no destructor call
     throw;
@@ -61,10 +58,8 @@ Context::~Context() { release(); }
 
 void Context::release() {
   workspace_.reset();
-  if (cublas_) cublasDestroy(cublas_);
   if (cudnn_) cudnnDestroy(cudnn_);
   if (stream_) cudaStreamDestroy(stream_);
-  cublas_ = nullptr;
   cudnn_ = nullptr;
   stream_ = nullptr;
 }

@@ -1,4 +1,4 @@
-// Where layers run: the host, or one GPU with its stream, cuDNN and cuBLAS handles and a reusable
+// Where layers run: the host, or one GPU with its stream, cuDNN handle and a reusable
 // workspace. One context per GPU, passed explicitly: no global state, so several GPUs fit later.
 #pragma once
 #include <memory>
@@ -8,7 +8,6 @@
 
 typedef struct CUstream_st* cudaStream_t;
 typedef struct cudnnContext* cudnnHandle_t;
-typedef struct cublasContext* cublasHandle_t;
 
 namespace cupick {
 
@@ -33,7 +32,6 @@ class Context {
   int gpu_id() const { return gpu_id_; }
   cudaStream_t stream() const { return stream_; }
   cudnnHandle_t cudnn() const { return cudnn_; }
-  cublasHandle_t cublas() const { return cublas_; }
   // Scratch memory on this context's device, at least `bytes`; grows, never shrinks. Valid until the
   // next call: layers use it within one forward or backward.
   void* workspace(size_t bytes);
@@ -53,7 +51,6 @@ class Context {
   int gpu_id_ = -1;
   cudaStream_t stream_ = nullptr;
   cudnnHandle_t cudnn_ = nullptr;
-  cublasHandle_t cublas_ = nullptr;
   std::unique_ptr<Buffer> workspace_;
 };
 

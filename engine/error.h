@@ -15,7 +15,7 @@ struct ShapeError : Error {
   using Error::Error;
 };
 
-// A CUDA, cuDNN or cuBLAS call failed, or a GPU was asked for where there is none.
+// A CUDA, cuDNN or cuFFT call failed, or a GPU was asked for where there is none.
 struct DeviceError : Error {
   using Error::Error;
 };
@@ -27,7 +27,6 @@ std::string printable(const std::string& message);
 
 [[noreturn]] void throw_cuda(int code, const char* call, const char* file, int line);
 [[noreturn]] void throw_cudnn(int code, const char* call, const char* file, int line);
-[[noreturn]] void throw_cublas(int code, const char* call, const char* file, int line);
 
 }  // namespace cupick
 
@@ -40,9 +39,4 @@ std::string printable(const std::string& message);
   do {                                                                       \
     int cupick_rc_ = static_cast<int>(call);                                 \
     if (cupick_rc_ != 0) cupick::throw_cudnn(cupick_rc_, #call, __FILE__, __LINE__); \
-  } while (0)
-#define CUBLAS_CHECK(call)                                                   \
-  do {                                                                       \
-    int cupick_rc_ = static_cast<int>(call);                                 \
-    if (cupick_rc_ != 0) cupick::throw_cublas(cupick_rc_, #call, __FILE__, __LINE__); \
   } while (0)

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "engine/context.h"
+#include "engine/cuda_libraries.h"
 #include "image/preprocess.h"
 #include "kernels/lowpass.h"
 
@@ -60,6 +61,8 @@ struct GpuLowpass::Transforms {
 
 GpuLowpass::GpuLowpass(const Context& ctx) : ctx_(ctx) {
   if (!ctx.on_gpu()) throw Error("GpuLowpass: the context is not on a GPU");
+  if (const cuda_libraries::Library& lib = cuda_libraries::cufft(); !lib.loaded)
+    throw DeviceError("cuFFT was not found (" + lib.error + "): the GPU low-pass filter needs it");
   CUDA_CHECK(cudaSetDevice(ctx.gpu_id()));
   cudaStream_t stream = nullptr;
   CUDA_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));

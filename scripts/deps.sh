@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian packages cupick needs that this machine lacks (apt-get, as root or with sudo).
-# The CUDA toolkit with cuDNN and cuBLAS is expected under /usr/local/cuda (or CUDA_HOME).
+# The CUDA toolkit with cuDNN's headers is expected under /usr/local/cuda (or CUDA_HOME).
 set -euo pipefail
 packages=(cmake ninja-build g++ nlohmann-json3-dev libgtest-dev libgmock-dev libbenchmark-dev libopenblas-dev
           libopenblas-openmp-dev
@@ -17,6 +17,6 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 cuda=${CUDA_HOME:-/usr/local/cuda}
 if ! command -v nvcc >/dev/null && [ ! -x "$cuda/bin/nvcc" ]; then
-  echo "deps: the CUDA toolkit (nvcc, cuDNN, cuBLAS) was not found in PATH or $cuda; install it or set CUDA_HOME" >&2
+  echo "deps: the CUDA toolkit (nvcc, cuDNN) was not found in PATH or $cuda; install it or set CUDA_HOME" >&2
   exit 1
 fi

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# GPU tests and benchmarks. The GPU machine has the NVIDIA driver, CUDA wheels (cuDNN, cuBLAS) and
+# GPU tests and benchmarks. The GPU machine has the NVIDIA driver, CUDA wheels (cuDNN, cuFFT) and
 # Python but no build tools or Debian -dev packages: build and bundle here, run there.
 #   scripts/gpu.sh bundle    (here)  Release build for sm_90 in build-gpu/, packed into gpu-bundle/
 #   scripts/gpu.sh run       (there) device and cuDNN version, every test, the layer benchmarks

@@ -44,11 +44,11 @@ inline std::string cupick_binary() {
 }
 
 // Runs `cupick ARGS` from `folder` (where relative paths land), no input, stdout and stderr to files
-// there.
-inline Result cupick(const std::filesystem::path& folder, const std::string& args) {
+// there; `launcher` (e.g. the dynamic loader with options) runs the program when given.
+inline Result cupick(const std::filesystem::path& folder, const std::string& args, const std::string& launcher = "") {
   const std::filesystem::path out = folder / "stdout.txt", err = folder / "stderr.txt";
-  const std::string command = "cd '" + folder.string() + "' && '" + cupick_binary() + "' " + args + " </dev/null >'" +
-                              out.string() + "' 2>'" + err.string() + "'";
+  const std::string command = "cd '" + folder.string() + "' && " + launcher + " '" + cupick_binary() + "' " + args +
+                              " </dev/null >'" + out.string() + "' 2>'" + err.string() + "'";
   const int raw = std::system(command.c_str());
   Result r;
   r.status = raw != -1 && WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
@@ -58,7 +58,9 @@ inline Result cupick(const std::filesystem::path& folder, const std::string& arg
   std::filesystem::remove(err);
   return r;
 }
-inline Result cupick(const TempDir& dir, const std::string& args) { return cupick(dir.path, args); }
+inline Result cupick(const TempDir& dir, const std::string& args, const std::string& launcher = "") {
+  return cupick(dir.path, args, launcher);
+}
 
 // A failed command (status 1) whose error is the last line on stderr, "cupick <command>: ...", the
 // only line there that starts so (progress and warnings may come before it), containing each of

@@ -543,5 +543,50 @@ TEST_F(Cli, TrainStartsFromThePretrainedStart) {
   EXPECT_EQ(r.err.find("reading"), std::string::npos) << r.err;
 }
 
+// No CUDA library is a load-time dependency (engine/cuda_libraries.h): ldd lists none, and with the
+// dynamic loader told to ignore its cache (through which it finds them on this machine) `info`
+// says cuDNN and cuFFT are missing, and a CPU predict and a CPU train run as usual.
+TEST_F(Cli, StartsAndRunsOnTheCpuWithoutTheCudaLibraries) {
+  const std::string listing = dir / "ldd.txt";
+  ASSERT_EQ(std::system(("ldd '" + test::cupick_binary() + "' > '" + listing + "'").c_str()), 0);
+  const std::string libraries = read_text(listing);
+  for (const char* lib : {"libcudnn", "libcufft", "libcublas", "libcudart"})
+    EXPECT_EQ(libraries.find(lib), std::string::npos) << lib << " is a load-time dependency:\n" << libraries;
+
+  const std::string loader = "/lib64/ld-linux-x86-64.so.2";
+  if (!fs::exists(loader)) GTEST_SKIP() << "no " << loader << " to run cupick with the libraries hidden";
+  const std::string hidden = loader + " --inhibit-cache";
+  const Result info = cupick(dir, "info", hidden);
+  ASSERT_EQ(info.status, 0) << info.err;
+  if (info.out.find("cuDNN: not found") == std::string::npos || info.out.find("cuFFT: not found") == std::string::npos)
+    GTEST_SKIP() << "the CUDA libraries are in a system folder here, where the loader finds them anyway:\n" << info.out;
+  EXPECT_NE(info.out.find("cupick runs on the CPU"), std::string::npos) << info.out;
+
+  write_micrograph(dir / "mic/a.mrc", 0);
+  const std::string config = write_config(dir);
+  const Result picked = cupick(dir, "predict -c " + config + " -w " + weights() + " -i mic -o out --cpu", hidden);
+  ASSERT_EQ(picked.status, 0) << picked.err;
+  EXPECT_TRUE(fs::exists(dir / "out/CBOX/a.cbox"));
+
+  SimulationOptions sim;
+  sim.width = sim.height = kSide;
+  sim.box_size = kBox;
+  sim.count = 2;
+  simulate_dataset(sim, dir / "data");
+  const std::string training = dir / "training.json";
+  save_config(training, make_config(kBox, {{"architecture", "cupick-cpu-demo"},
+                                           {"input_size", std::to_string(kSide)},
+                                           {"train_image_folder", dir / "data/micrographs"},
+                                           {"train_annot_folder", dir / "data/box"},
+                                           {"valid_image_folder", dir / "data/micrographs"},
+                                           {"valid_annot_folder", dir / "data/box"},
+                                           {"nb_epoch", "1"},
+                                           {"saved_weights_name", dir / "model.safetensors"},
+                                           {"log_path", dir / "logs"}}));
+  const Result trained = cupick(dir, "train -c " + training + " --cpu --from_scratch", hidden);
+  ASSERT_EQ(trained.status, 0) << trained.err;
+  EXPECT_TRUE(fs::exists(dir / "model.safetensors"));
+}
+
 }  // namespace
 }  // namespace cupick
