@@ -72,6 +72,27 @@ std::string write_config(const TempDir& dir, const std::string& architecture = "
   return path;
 }
 
+// Two simulated micrographs with their boxes in dir/data, and a one-epoch config (`name` in `dir`)
+// training the CPU demo network on them, validated on the same, saving dir/model.safetensors.
+std::string write_training_config(const TempDir& dir, const std::string& name = "config.json") {
+  SimulationOptions sim;
+  sim.width = sim.height = kSide;
+  sim.box_size = kBox;
+  sim.count = 2;
+  simulate_dataset(sim, dir / "data");
+  const std::string path = dir / name;
+  save_config(path, make_config(kBox, {{"architecture", "cupick-cpu-demo"},
+                                       {"input_size", std::to_string(kSide)},
+                                       {"train_image_folder", dir / "data/micrographs"},
+                                       {"train_annot_folder", dir / "data/box"},
+                                       {"valid_image_folder", dir / "data/micrographs"},
+                                       {"valid_annot_folder", dir / "data/box"},
+                                       {"nb_epoch", "1"},
+                                       {"saved_weights_name", dir / "model.safetensors"},
+                                       {"log_path", dir / "logs"}}));
+  return path;
+}
+
 class Cli : public ::testing::Test {
  protected:
   static void TearDownTestSuite() {
@@ -510,21 +531,7 @@ TEST_F(Cli, TrainChecksTheNetworkBeforeReadingMicrographs) {
 // found and says so; --from_scratch starts from random weights; --fine_tune then has nothing to
 // fine-tune and says why, before any micrograph is read.
 TEST_F(Cli, TrainStartsFromThePretrainedStart) {
-  SimulationOptions sim;
-  sim.width = sim.height = kSide;
-  sim.box_size = kBox;
-  sim.count = 2;
-  simulate_dataset(sim, dir / "data");
-  const std::string config = dir / "config.json";
-  save_config(config, make_config(kBox, {{"architecture", "cupick-cpu-demo"},
-                                         {"input_size", std::to_string(kSide)},
-                                         {"train_image_folder", dir / "data/micrographs"},
-                                         {"train_annot_folder", dir / "data/box"},
-                                         {"valid_image_folder", dir / "data/micrographs"},
-                                         {"valid_annot_folder", dir / "data/box"},
-                                         {"nb_epoch", "1"},
-                                         {"saved_weights_name", dir / "model.safetensors"},
-                                         {"log_path", dir / "logs"}}));
+  const std::string config = write_training_config(dir);
   fs::create_directories(dir / "pretrained");
   Context cpu;
   Graph start = new_network("cupick-cpu-demo", cpu, {1, 1, kSide, kSide}, 5);
@@ -572,21 +579,7 @@ TEST_F(Cli, StartsAndRunsOnTheCpuWithoutTheCudaLibraries) {
   ASSERT_EQ(picked.status, 0) << picked.err;
   EXPECT_TRUE(fs::exists(dir / "out/CBOX/a.cbox"));
 
-  SimulationOptions sim;
-  sim.width = sim.height = kSide;
-  sim.box_size = kBox;
-  sim.count = 2;
-  simulate_dataset(sim, dir / "data");
-  const std::string training = dir / "training.json";
-  save_config(training, make_config(kBox, {{"architecture", "cupick-cpu-demo"},
-                                           {"input_size", std::to_string(kSide)},
-                                           {"train_image_folder", dir / "data/micrographs"},
-                                           {"train_annot_folder", dir / "data/box"},
-                                           {"valid_image_folder", dir / "data/micrographs"},
-                                           {"valid_annot_folder", dir / "data/box"},
-                                           {"nb_epoch", "1"},
-                                           {"saved_weights_name", dir / "model.safetensors"},
-                                           {"log_path", dir / "logs"}}));
+  const std::string training = write_training_config(dir, "training.json");
   const Result trained = cupick(dir, "train -c " + training + " --cpu --from_scratch", hidden);
   ASSERT_EQ(trained.status, 0) << trained.err;
   EXPECT_TRUE(fs::exists(dir / "model.safetensors"));
