@@ -96,7 +96,7 @@ std::string describe() {
 
 // The forwarders: each function of cuDNN and cuFFT that cupick calls, under its own name and with
 // its header's signature, looked up once and called; where the library is missing, its status for
-// "not initialised" (cuDNN) or "setup failed" (cuFFT).
+// "not initialised" (cuDNN) or "setup failed" (cuFFT), a stand-in message, or version 0.
 #define CUPICK_FORWARD(lib, failed, ret, name, params, args)                                          \
   extern "C" ret name params {                                                                         \
     using Function = decltype(&::name);                                                                \
@@ -142,16 +142,5 @@ CUPICK_FORWARD(cufft, CUFFT_SETUP_FAILED, cufftResult, cufftSetAutoAllocation, (
 CUPICK_FORWARD(cufft, CUFFT_SETUP_FAILED, cufftResult, cufftSetStream, (cufftHandle plan, cudaStream_t stream), (plan, stream))
 CUPICK_FORWARD(cufft, CUFFT_SETUP_FAILED, cufftResult, cufftSetWorkArea, (cufftHandle plan, void *workArea), (plan, workArea))
 
-extern "C" const char* cudnnGetErrorString(cudnnStatus_t status) {
-  using Function = decltype(&::cudnnGetErrorString);
-  static const Function f = reinterpret_cast<Function>(
-      cupick::cuda_libraries::detail::symbol(cupick::cuda_libraries::detail::cudnn_library(), "cudnnGetErrorString"));
-  return f ? f(status) : "cuDNN is not loaded";
-}
-
-extern "C" size_t cudnnGetVersion() {
-  const cupick::cuda_libraries::detail::Opened& lib = cupick::cuda_libraries::detail::cudnn_library();
-  using Function = decltype(&::cudnnGetVersion);
-  const auto f = reinterpret_cast<Function>(cupick::cuda_libraries::detail::symbol(lib, "cudnnGetVersion"));
-  return f ? f() : 0;
-}
+CUPICK_FORWARD(cudnn, "cuDNN is not loaded", const char*, cudnnGetErrorString, (cudnnStatus_t status), (status))
+CUPICK_FORWARD(cudnn, 0, size_t, cudnnGetVersion, (), ())
