@@ -4,7 +4,7 @@
 set -euo pipefail
 packages=(cmake ninja-build g++ nlohmann-json3-dev libgtest-dev libgmock-dev libbenchmark-dev libopenblas-dev
           libopenblas-openmp-dev
-          libtiff-dev libpng-dev libjpeg-dev libfftw3-dev)
+          libtiff-dev libpng-dev libjpeg-dev libfftw3-dev libhdf5-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
