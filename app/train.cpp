@@ -74,6 +74,7 @@ TrainOptions train_options(const Config& config, const TrainRequest& request) {
   opt.loss_scales = {float(t.object_scale), float(t.no_object_scale), float(t.coord_scale), float(t.class_scale)};
   opt.stop_patience = request.early;
   opt.weights_path = t.saved_weights_name;
+  opt.metadata["architecture"] = config.model.architecture;
   opt.log_path = t.log_path;
   opt.fine_tune = request.fine_tune;
   opt.seed = request.seed;

@@ -15,7 +15,7 @@ namespace cupick::cli {
 int run_predict(int argc, char** argv) {
   const std::vector<Flag> flags = {
       {"--conf", "-c", true, "crYOLO config (JSON) of the trained network"},
-      {"--weights", "-w", true, "trained weights (.safetensors; default: the network's pretrained start, where one ships)"},
+      {"--weights", "-w", true, "trained weights (.safetensors or crYOLO's .h5; default: the network's pretrained start, where one ships)"},
       {"--input", "-i", true, "micrographs: files and/or folders"},
       {"--output", "-o", true, "output folder (CBOX/, EMAN/, STAR/, DISTR/)"},
       {"--threshold", "-t", true, "confidence threshold (0.3)"},

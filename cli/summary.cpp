@@ -1,10 +1,15 @@
 // cupick summary -c CONFIG: the configured network as a Keras-like table, with parameter counts and
-// forward GFLOP at the configured input size; cupick config OUT.json BOX_SIZE: a complete config.
+// forward GFLOP at the configured input size; with -w, a weights file (.safetensors or crYOLO's
+// .h5) checked against it and what the file says of itself. cupick config OUT.json BOX_SIZE: a
+// complete config.
 #include <cstdio>
+#include <map>
+#include <nlohmann/json.hpp>
 
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "io/config.h"
+#include "io/weights.h"
 #include "nets/network.h"
 
 namespace cupick::cli {
@@ -14,9 +19,12 @@ int run_summary(int argc, char** argv) {
       {"--conf", "-c", true, "crYOLO config (JSON)"},
       {"--architecture", "-a", true, "network instead of the config's: crYOLO, YOLO, PhosaurusNet or a .json"},
       {"--input_size", "", true, "input size instead of the config's (a multiple of 32)"},
+      {"--weights", "-w", true, "weights (.safetensors or crYOLO's .h5) to check against the network and describe"},
       {"--help", "-h", false, "this text"}};
-  const Args args("summary", "-c CONFIG | -a ARCHITECTURE [--input_size N]", flags, argc, argv);
-  if (const int status = args.usage_status(!args.has("--conf") && !args.has("--architecture")); status >= 0)
+  const Args args("summary", "-c CONFIG | -a ARCHITECTURE | -w WEIGHTS [--input_size N]", flags, argc, argv);
+  if (const int status =
+          args.usage_status(!args.has("--conf") && !args.has("--architecture") && !args.has("--weights"));
+      status >= 0)
     return status;
   args.allow_positional(0);
   std::string architecture = args.get("--architecture");
@@ -28,11 +36,32 @@ int run_summary(int argc, char** argv) {
     height = config.model.input_size.rounded_height();
     width = config.model.input_size.rounded_width();
   }
+  std::map<std::string, std::string> metadata;
+  const std::string weights = args.get("--weights");
+  if (!weights.empty()) {
+    metadata = read_metadata(weights);
+    if (architecture.empty()) architecture = metadata["architecture"];
+    if (architecture.empty())
+      throw UsageError(weights + " does not say which network it holds: give it with -a ARCHITECTURE or -c CONFIG");
+  }
   if (args.has("--input_size")) height = width = args.get_int("--input_size", 1024);
   const Shape input{1, 1, height, width};
   check_input_size(input);
   Graph graph = build_network(architecture);
+  if (!weights.empty()) load_weights(weights, graph.params());  // every tensor there, of its shape
   std::fputs(summary(graph, input).c_str(), stdout);
+  if (!weights.empty()) {
+    std::printf("weights: %s (every tensor of %s, of its shape)\n", weights.c_str(), architecture.c_str());
+    for (const auto& [key, value] : metadata)
+      if (key != "keras_layout") std::printf("  %s: %s\n", key.c_str(), value.c_str());
+    if (metadata.count("keras_layout")) {  // an .h5: how Keras laid it out
+      const nlohmann::json layout = nlohmann::json::parse(metadata["keras_layout"]);
+      std::string layers;
+      for (const auto& name : layout.value("layer_names", nlohmann::json::array())) layers += " " + name.get<std::string>();
+      std::printf("  Keras %s (%s), top-level layers:%s\n", layout.value("keras_version", "?").c_str(),
+                  layout.value("backend", "?").c_str(), layers.c_str());
+    }
+  }
   return 0;
 }
 

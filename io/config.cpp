@@ -349,7 +349,7 @@ const std::vector<Key>& keys() {
       // read into train.log_path (from_json settles which wins), only "other" is written.
       {"train", "log_path", read_only(text(FIELD(train.log_path))), nullptr},
       {"train", "saved_weights_name", text(FIELD(train.saved_weights_name)),
-       "file for the trained weights (safetensors, whatever the extension)"},
+       "file for the trained weights (crYOLO's Keras format if it ends in .h5, else safetensors)"},
       {"train", "debug", boolean(FIELD(train.debug)), "true or false: crYOLO's debug output; cupick does not use it"},
 
       {"valid", "valid_image_folder", text(FIELD(valid.valid_image_folder)),

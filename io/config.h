@@ -72,7 +72,8 @@ struct TrainConfig {
   double class_scale = 1.0;
   // crYOLO's writer puts it in "other", its documentation's examples in "train": both are read.
   std::string log_path = "logs/";
-  // Read as written; crYOLO's default is an .h5 name, cupick writes safetensors whatever the name.
+  // Read as written: a name ending in .h5 (crYOLO's default) is written in crYOLO's Keras format,
+  // any other as safetensors.
   std::string saved_weights_name = "cryolo_model.h5";
   bool debug = true;
   bool operator==(const TrainConfig&) const = default;

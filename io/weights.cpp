@@ -14,6 +14,7 @@
 
 #include "io/files.h"
 #include "io/half.h"
+#include "io/keras_h5.h"
 
 namespace cupick {
 
@@ -168,14 +169,46 @@ Tensor host_f32(const Tensor& t) {
   return t.reshaped(t.shape());  // shares the buffer: no copy
 }
 
+// What load_weights would refuse is not written: a NaN or infinity (a diverged training), or in f16
+// a value beyond its largest, 65504, which would become one.
+void check_savable(const std::string& path, const std::string& name, const Tensor& h, bool half) {
+  const float* first = h.data<float>();
+  const float* bad = std::find_if(first, first + h.count(), [&](float v) {
+    return !std::isfinite(v) || (half && std::fabs(v) > 65504.f);
+  });
+  if (bad != first + h.count())
+    fail(path, "tensor " + name + " holds " + std::to_string(*bad) +
+                   (std::isfinite(*bad) ? ", beyond f16's largest value, 65504: save it as f32" : ": not saved"));
+}
+
+
+// An .h5 for crYOLO: Keras's layout (io/keras_h5.h), always f32.
+void save_keras_weights(const std::string& path, const std::vector<NamedParam>& params,
+                        const std::map<std::string, std::string>& metadata, bool half) {
+  if (half) fail(path, "an .h5 is written in fp32 (Keras's models are); fp16 is for .safetensors");
+  std::vector<FileTensor> tensors;
+  for (const NamedParam& p : params) {
+    check_param(path, p);
+    const Tensor h = host_f32(p.param->value);
+    check_savable(path, p.name, h, false);
+    tensors.push_back({p.name, file_shape(p.name, h.shape()), std::vector<float>(h.data<float>(), h.data<float>() + h.count())});
+  }
+  write_keras_weights(path, tensors, metadata);
+}
+
 void write_all(const std::string& path, const std::string& tmp, std::FILE* f, const void* data, size_t bytes) {
   if (bytes && std::fwrite(data, 1, bytes, f) != bytes) fail(path, "cannot write " + tmp + ": " + std::strerror(errno));
 }
 
 }  // namespace
 
+bool is_keras_path(const std::string& path) {
+  return path.size() >= 3 && (path.compare(path.size() - 3, 3, ".h5") == 0 || path.compare(path.size() - 3, 3, ".H5") == 0);
+}
+
 void save_weights(const std::string& path, const std::vector<NamedParam>& params,
                   const std::map<std::string, std::string>& metadata, bool half) {
+  if (is_keras_path(path)) return save_keras_weights(path, params, metadata, half);
   const size_t value_bytes = half ? 2 : 4;
   // The header first, from shapes alone; ordered_json keeps the network's order, which is also the
   // order of the data.
@@ -214,15 +247,7 @@ void save_weights(const std::string& path, const std::vector<NamedParam>& params
     write_all(path, tmp, f, text.data(), text.size());
     for (const NamedParam& p : params) {
       const Tensor h = host_f32(p.param->value);
-      // What load_weights would refuse is not written: a NaN or infinity (a diverged training), or
-      // in f16 a value beyond its largest, 65504, which would become one.
-      const float* first = h.data<float>();
-      const float* bad = std::find_if(first, first + h.count(), [&](float v) {
-        return !std::isfinite(v) || (half && std::fabs(v) > 65504.f);
-      });
-      if (bad != first + h.count())
-        fail(path, "tensor " + p.name + " holds " + std::to_string(*bad) +
-                       (std::isfinite(*bad) ? ", beyond f16's largest value, 65504: save it as f32" : ": not saved"));
+      check_savable(path, p.name, h, half);
       if (!half) {
         write_all(path, tmp, f, h.raw(), h.bytes());
         continue;
@@ -240,69 +265,49 @@ void save_weights(const std::string& path, const std::vector<NamedParam>& params
   commit_file(f, tmp, path);  // on the disk before the rename: a crash cannot leave a partial file
 }
 
-void load_weights(const std::string& path, const std::vector<NamedParam>& params, bool allow_extra) {
-  const Header h = read_header(path);
-  std::map<std::string, const Entry*> by_name;
-  for (const Entry& e : h.entries) by_name[e.name] = &e;
+namespace {
 
-  // Everything is checked before any parameter changes.
+// What both formats check before reading: every parameter has a tensor of its shape in the file
+// and, unless `allow_extra`, the file has no tensor the network lacks. `hint` ends the messages
+// (what the file's layers say about its network, where known).
+void check_names_and_shapes(const std::string& path, const std::vector<NamedParam>& params,
+                            const std::vector<std::pair<std::string, Dims>>& file, bool allow_extra,
+                            const std::string& hint) {
+  std::map<std::string, const Dims*> by_name;
+  for (const auto& [name, shape] : file) by_name[name] = &shape;
   std::vector<std::string> missing;
-  std::vector<const Entry*> source;
   for (const NamedParam& p : params) {
     check_param(path, p);
     const auto it = by_name.find(p.name);
     if (it == by_name.end()) {
       missing.push_back(p.name);
-      source.push_back(nullptr);
       continue;
     }
-    const Entry& e = *it->second;
-    if (e.dtype != "F32" && e.dtype != "F16")
-      fail(path, "tensor " + p.name + " has dtype " + e.dtype + ", cupick reads F32 and F16");
-    const size_t value_bytes = e.dtype == "F16" ? 2 : 4;
     const Dims want = file_shape(p.name, p.param->value.shape());
-    if (e.shape != want)
-      fail(path, "tensor " + p.name + " has shape " + str(e.shape) + ", the network expects " + str(want));
-    if (e.end - e.begin != p.param->value.count() * value_bytes)
-      fail(path, "tensor " + p.name + " has " + std::to_string(e.end - e.begin) + " bytes of data, its shape " +
-                     str(e.shape) + " needs " + std::to_string(p.param->value.count() * value_bytes));
-    source.push_back(&e);
+    if (*it->second != want)
+      fail(path, "tensor " + p.name + " has shape " + str(*it->second) + ", the network expects " + str(want) + hint);
   }
   if (!missing.empty())
-    fail(path, std::to_string(missing.size()) + " tensor(s) the network needs are missing: " + list(missing));
-  if (!allow_extra) {
-    std::set<std::string> wanted;
-    for (const NamedParam& p : params) wanted.insert(p.name);
-    std::vector<std::string> extra;
-    for (const Entry& e : h.entries)
-      if (!wanted.count(e.name)) extra.push_back(e.name);
-    if (!extra.empty())
-      fail(path, std::to_string(extra.size()) + " tensor(s) the network does not have: " + list(extra));
-  }
+    fail(path, std::to_string(missing.size()) + " tensor(s) the network needs are missing: " + list(missing) + hint);
+  if (allow_extra) return;
+  std::set<std::string> wanted;
+  for (const NamedParam& p : params) wanted.insert(p.name);
+  std::vector<std::string> extra;
+  for (const auto& [name, shape] : file)
+    if (!wanted.count(name)) extra.push_back(name);
+  if (!extra.empty())
+    fail(path, std::to_string(extra.size()) + " tensor(s) the network does not have: " + list(extra) + hint);
+}
 
-  // Every tensor is read and checked before the first parameter changes: a bad file leaves the
-  // network as it was.
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail(path, std::string("cannot be read: ") + std::strerror(errno));
-  std::vector<Tensor> read(params.size());
+// The last step of both: the values read (host f32, one per parameter) are checked, then copied
+// into the parameters. A NaN or infinite weight makes every pick NaN: the run would write empty
+// files and seem to have found nothing.
+void assign(const std::string& path, const std::vector<NamedParam>& params, const std::vector<Tensor>& read) {
   for (size_t i = 0; i < params.size(); ++i) {
-    Tensor& host = read[i] = Tensor(params[i].param->value.shape());
-    in.seekg(std::streamoff(h.data_start + source[i]->begin));
-    if (source[i]->dtype == "F16") {
-      std::vector<uint16_t> halves(host.count());
-      if (!in.read(reinterpret_cast<char*>(halves.data()), std::streamsize(halves.size() * 2)))
-        fail(path, "read error in tensor " + params[i].name);
-      float* values = host.data<float>();
-      for (size_t k = 0; k < halves.size(); ++k) values[k] = half_to_float(halves[k]);
-    } else if (!in.read(static_cast<char*>(host.raw()), std::streamsize(host.bytes()))) {
-      fail(path, "read error in tensor " + params[i].name);
-    }
-    // A NaN or infinite weight makes every pick NaN: the run would write empty files and seem to
-    // have found nothing.
-    const float* values = host.data<float>();
-    const size_t bad = size_t(std::count_if(values, values + host.count(), [](float v) { return !std::isfinite(v); }));
+    const float* values = read[i].data<float>();
+    const size_t bad = size_t(std::count_if(values, values + read[i].count(), [](float v) { return !std::isfinite(v); }));
     if (bad > 0)
-      fail(path, "tensor " + params[i].name + " has " + std::to_string(bad) + " of " + std::to_string(host.count()) +
+      fail(path, "tensor " + params[i].name + " has " + std::to_string(bad) + " of " + std::to_string(read[i].count()) +
                      " values NaN or infinite");
   }
   for (size_t i = 0; i < params.size(); ++i) {
@@ -314,6 +319,77 @@ void load_weights(const std::string& path, const std::vector<NamedParam>& params
   }
 }
 
-std::map<std::string, std::string> read_metadata(const std::string& path) { return read_header(path).metadata; }
+// crYOLO's .h5 (io/keras_h5.h).
+void load_keras_weights(const std::string& path, const std::vector<NamedParam>& params, bool allow_extra) {
+  const KerasWeights k = read_keras_weights(path);
+  std::vector<std::pair<std::string, Dims>> file;
+  std::map<std::string, const FileTensor*> by_name;
+  for (const FileTensor& t : k.tensors) {
+    file.emplace_back(t.name, t.shape);
+    by_name[t.name] = &t;
+  }
+  const auto arch = k.metadata.find("architecture");
+  const std::string hint = arch == k.metadata.end() ? std::string(" (the file's layers are those of no compiled-in network)")
+                                                    : " (the file's layers are those of " + arch->second + ")";
+  check_names_and_shapes(path, params, file, allow_extra, hint);
+  std::vector<Tensor> read;
+  for (const NamedParam& p : params) {
+    const FileTensor& t = *by_name.at(p.name);
+    read.emplace_back(p.param->value.shape());
+    std::copy(t.values.begin(), t.values.end(), read.back().data<float>());
+  }
+  assign(path, params, read);
+}
+
+}  // namespace
+
+// An .h5 that is not HDF5 goes to the Keras reader too, which says so.
+void load_weights(const std::string& path, const std::vector<NamedParam>& params, bool allow_extra) {
+  if (is_hdf5(path) || is_keras_path(path)) return load_keras_weights(path, params, allow_extra);
+  const Header h = read_header(path);
+  std::vector<std::pair<std::string, Dims>> file;
+  std::map<std::string, const Entry*> by_name;
+  for (const Entry& e : h.entries) {
+    file.emplace_back(e.name, e.shape);
+    by_name[e.name] = &e;
+  }
+  // Everything is checked before any parameter changes.
+  check_names_and_shapes(path, params, file, allow_extra, "");
+  for (const NamedParam& p : params) {
+    const Entry& e = *by_name.at(p.name);
+    if (e.dtype != "F32" && e.dtype != "F16")
+      fail(path, "tensor " + p.name + " has dtype " + e.dtype + ", cupick reads F32 and F16");
+    const size_t value_bytes = e.dtype == "F16" ? 2 : 4;
+    if (e.end - e.begin != p.param->value.count() * value_bytes)
+      fail(path, "tensor " + p.name + " has " + std::to_string(e.end - e.begin) + " bytes of data, its shape " +
+                     str(e.shape) + " needs " + std::to_string(p.param->value.count() * value_bytes));
+  }
+
+  // Every tensor is read and checked before the first parameter changes: a bad file leaves the
+  // network as it was.
+  std::ifstream in(path, std::ios::binary);
+  if (!in) fail(path, std::string("cannot be read: ") + std::strerror(errno));
+  std::vector<Tensor> read(params.size());
+  for (size_t i = 0; i < params.size(); ++i) {
+    const Entry& e = *by_name.at(params[i].name);
+    Tensor& host = read[i] = Tensor(params[i].param->value.shape());
+    in.seekg(std::streamoff(h.data_start + e.begin));
+    if (e.dtype == "F16") {
+      std::vector<uint16_t> halves(host.count());
+      if (!in.read(reinterpret_cast<char*>(halves.data()), std::streamsize(halves.size() * 2)))
+        fail(path, "read error in tensor " + params[i].name);
+      float* values = host.data<float>();
+      for (size_t k = 0; k < halves.size(); ++k) values[k] = half_to_float(halves[k]);
+    } else if (!in.read(static_cast<char*>(host.raw()), std::streamsize(host.bytes()))) {
+      fail(path, "read error in tensor " + params[i].name);
+    }
+  }
+  assign(path, params, read);
+}
+
+std::map<std::string, std::string> read_metadata(const std::string& path) {
+  if (is_hdf5(path) || is_keras_path(path)) return read_keras_weights(path).metadata;
+  return read_header(path).metadata;
+}
 
 }  // namespace cupick

@@ -9,6 +9,9 @@
 // everything held as {1, C, 1, 1} (bias, batchnorm vectors) as [C]; other tensors as [N, C, H, W].
 // Values are written as F32 whatever the tensor's type or place (f64 host tensors are rounded), or
 // as F16 when asked (the pretrained start, half the size); both are read.
+// crYOLO's Keras .h5 files (io/keras_h5.h) are read wherever weights are, told apart by HDF5's
+// signature whatever their name (and a file named .h5 without it is reported as not HDF5), and
+// written where the path ends in ".h5".
 #pragma once
 #include <map>
 #include <string>
@@ -30,7 +33,10 @@ void save_weights(const std::string& path, const std::vector<NamedParam>& params
 // tensors the network does not have are each an Error of one line naming the file and the problem.
 void load_weights(const std::string& path, const std::vector<NamedParam>& params, bool allow_extra = false);
 
-// The header's "__metadata__" (empty when there is none).
+// Whether weights saved at `path` are written as Keras .h5 (it ends in ".h5" or ".H5").
+bool is_keras_path(const std::string& path);
+
+// The header's "__metadata__" (empty when there is none); an .h5's what io/keras_h5.h reads.
 std::map<std::string, std::string> read_metadata(const std::string& path);
 
 }  // namespace cupick

@@ -252,6 +252,34 @@ TEST_F(Cli, PredictWithWeightsOfAnotherNetwork) {
   EXPECT_FALSE(fs::exists(dir / "out/CBOX/a.cbox"));
 }
 
+// crYOLO's .h5 (written by convert, as Keras lays it out) picks exactly as the safetensors file it
+// came from and as its conversion back; convert tells the network from the .h5's layers alone.
+TEST_F(Cli, PredictWithAnH5PicksAsItsConversion) {
+  write_micrograph(dir / "mic/a.mrc", 0);
+  const std::string config = write_config(dir);
+  Result r = cupick(dir, "convert " + weights() + " " + (dir / "model.h5") + " -a crYOLO");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("crYOLO, Keras .h5"), std::string::npos) << r.out;
+  r = cupick(dir, "convert " + (dir / "model.h5") + " " + (dir / "back.safetensors"));
+  ASSERT_EQ(r.status, 0) << r.err;
+  r = cupick(dir, "summary -w " + (dir / "model.h5"));
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("every tensor of crYOLO"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("Keras 2.2.5 (tensorflow), top-level layers: model_1 conv_23"), std::string::npos) << r.out;
+  std::string picks[3];
+  const std::string files[3] = {weights(), dir / "model.h5", dir / "back.safetensors"};
+  for (int i = 0; i < 3; ++i) {
+    fs::remove_all(dir / "out");
+    r = cupick(dir, "predict -c " + config + " -w " + files[i] + " -i " + (dir / "mic") + " -o " + (dir / "out") +
+                        " --cpu -t 0.05");
+    ASSERT_EQ(r.status, 0) << files[i] << "\n" << r.err;
+    picks[i] = read_text(dir / "out/CBOX/a.cbox");
+  }
+  EXPECT_GT(split_lines(picks[0]).size(), 20u);  // enough picks to tell two networks apart
+  EXPECT_EQ(picks[1], picks[0]);
+  EXPECT_EQ(picks[2], picks[0]);
+}
+
 TEST_F(Cli, PredictOnAFolderWithoutMicrographs) {
   dir.file("mic/notes.txt", "no micrographs here\n");
   const Result r = predict(write_config(dir), dir / "mic");

@@ -157,6 +157,23 @@ class Run {
 
   Adam& adam() { return adam_; }
 
+  // What the saved weights say of themselves: the caller's metadata, the epoch, and as crYOLO's
+  // models record them the anchors in grid cells (the first training micrograph's scale) and, when
+  // fine-tuning, the number of layers trained.
+  std::map<std::string, std::string> saved_metadata(int epoch) const {
+    std::map<std::string, std::string> m = opt_.metadata;
+    m["epoch"] = std::to_string(epoch);
+    std::string anchors;
+    for (const auto& [w, h] : loss_.config().anchors) {
+      char text[64];
+      std::snprintf(text, sizeof text, "%s%.9g %.9g", anchors.empty() ? "" : " ", w, h);
+      anchors += text;
+    }
+    m["anchors"] = anchors;
+    if (opt_.fine_tune) m.insert_or_assign("num_free_layers", std::to_string(2));
+    return m;
+  }
+
   // One pass over the training set, train_times over, in a shuffled order; the mean loss, or NAN
   // when a stop was asked for before the epoch ended.
   double train_epoch(int epoch, bool warmup, Clock::time_point start);
@@ -370,7 +387,7 @@ TrainResult train(Graph& graph, Context& ctx, const TrainOptions& opt, const std
       log.best = true;
       result.best_valid_loss = log.valid_loss;
       result.best_epoch = epoch;
-      if (!opt.weights_path.empty()) save_weights(opt.weights_path, graph.params(), {{"epoch", std::to_string(epoch)}});
+      if (!opt.weights_path.empty()) save_weights(opt.weights_path, graph.params(), run.saved_metadata(epoch));
     }
     if (decision.best || result.best_epoch == 0) run.keep();
     result.history.push_back(log);
@@ -390,7 +407,7 @@ TrainResult train(Graph& graph, Context& ctx, const TrainOptions& opt, const std
     result.best_epoch = result.history.back().epoch;
     result.best_valid_loss = result.history.back().valid_loss;
     if (!opt.weights_path.empty())
-      save_weights(opt.weights_path, graph.params(), {{"epoch", std::to_string(result.best_epoch)}});
+      save_weights(opt.weights_path, graph.params(), run.saved_metadata(result.best_epoch));
   }
   return result;
 }

@@ -4,6 +4,7 @@
 #pragma once
 #include <cmath>
 #include <functional>
+#include <map>
 #include <random>
 #include <string>
 #include <vector>
@@ -34,7 +35,8 @@ struct TrainOptions {
   int lr_patience = 6;       // epochs without improvement before the learning rate drops x0.1
   int stop_patience = 10;    // epochs without improvement before training stops (never in warm-up)
   double min_delta = 0.001;  // the least drop of the validation loss that counts as improvement
-  std::string weights_path;  // where the best weights go (saved_weights_name); empty: in memory only
+  std::string weights_path;  // where the best weights go (saved_weights_name, .h5 for crYOLO's format); empty: in memory only
+  std::map<std::string, std::string> metadata;  // kept in the saved weights (the architecture), beside the epoch and anchors
   std::string log_path;      // folder of training.csv; empty: no log
   bool fine_tune = false;    // train only the last two convolutions; every other layer is frozen
   unsigned seed = 10;
