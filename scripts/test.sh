@@ -4,7 +4,9 @@
 #   scripts/test.sh --sanitize  AddressSanitizer + UBSan build in build-asan/ (CPU tests; GPU tests skip)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/deps.sh
+# The real clients the tests check cupick's files with: RELION 3.1 (relion_preprocess extracts
+# particles from cupick's STAR picks) and h5dump (reads cupick's .h5).
+scripts/deps.sh relion hdf5-tools
 cuda=${CUDA_HOME:-/usr/local/cuda}
 export PATH="$PATH:$cuda/bin"
 build=build; flags=(-DCMAKE_BUILD_TYPE=Release)
