@@ -17,7 +17,7 @@ int run_predict(int argc, char** argv) {
       {"--conf", "-c", true, "crYOLO config (JSON) of the trained network"},
       {"--weights", "-w", true, "trained weights (.safetensors or crYOLO's .h5; default: the network's pretrained start, where one ships)"},
       {"--input", "-i", true, "micrographs: files and/or folders"},
-      {"--output", "-o", true, "output folder (CBOX/, EMAN/, STAR/, DISTR/)"},
+      {"--output", "-o", true, "output folder (CBOX/, EMAN/, STAR/, DISTR/, autopick.star)"},
       {"--threshold", "-t", true, "confidence threshold (0.3)"},
       {"--distance", "-d", true, "minimum distance between picks, pixels (0)"},
       {"--minsize", "", true, "smallest estimated particle size to keep, pixels"},

@@ -453,6 +453,12 @@ void write_star_by_micrograph(const std::string& path, const std::map<std::strin
   write_file_atomically(path, text);
 }
 
+void write_coordinate_index(const std::string& path, const std::vector<std::pair<std::string, std::string>>& rows) {
+  std::string text = "\n# version 30001\n\ndata_coordinate_files\n\nloop_\n_rlnMicrographName #1\n_rlnMicrographCoordinates #2\n";
+  for (const auto& [micrograph, coordinates] : rows) text += star_value(path, micrograph) + '\t' + star_value(path, coordinates) + '\n';
+  write_file_atomically(path, text);
+}
+
 void write_cbox(const std::string& path, const std::vector<Box>& boxes, float box_size) {
   check_sizes(path, boxes, box_size);
   std::string text =

@@ -69,6 +69,12 @@ void write_star(const std::string& path, const std::vector<Box>& boxes, const st
 // The same table for many micrographs in one file, in the map's order: what cryoSPARC imports at once.
 void write_star_by_micrograph(const std::string& path, const std::map<std::string, std::vector<Box>>& boxes);
 
+// RELION 4 and 5's index of coordinate files, as their auto-picking writes autopick.star and
+// `relion_preprocess --coord_list` reads it: a data_coordinate_files block, a loop_ of
+// _rlnMicrographName #1 and _rlnMicrographCoordinates #2, one row per (micrograph, STAR file).
+// RELION matches the micrograph names to its micrographs STAR file's exactly.
+void write_coordinate_index(const std::string& path, const std::vector<std::pair<std::string, std::string>>& rows);
+
 // crYOLO's CBOX, as crYOLO 1.8+ writes it for 2D micrographs: _Width/_Height `box_size` (each box's
 // own w, h where box_size is 0), the box centred where it was, _EstWidth/_EstHeight the estimated
 // size (Box::estimated_w/h), _Confidence, and <NA> for the 3D and filament columns.

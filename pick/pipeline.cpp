@@ -423,6 +423,27 @@ std::vector<std::string> files_to_pick(const std::vector<std::string>& files, co
   return todo;
 }
 
+// A path as RELION names files, relative to the folder it runs in (its project): relative paths
+// as given, tidied; absolute ones under the current folder made relative; others left absolute.
+std::string relion_path(const fs::path& p) {
+  if (p.is_relative()) return p.lexically_normal().string();
+  std::error_code ec;
+  const fs::path here = fs::current_path(ec);
+  const fs::path rel = ec ? fs::path() : p.lexically_normal().lexically_relative(here);
+  return rel.empty() || *rel.begin() == ".." ? p.lexically_normal().string() : rel.string();
+}
+
+// out/autopick.star, RELION 4 and 5's index of the STAR files (io/annotations.h): every micrograph
+// of `files` whose STAR file is there, picked in this run or an earlier one.
+void write_relion_index(const std::vector<std::string>& files, const fs::path& out) {
+  std::vector<std::pair<std::string, std::string>> rows;
+  std::error_code ec;
+  for (const std::string& file : files)
+    if (const fs::path star = out / "STAR" / (base_name(file) + ".star"); fs::is_regular_file(star, ec))
+      rows.emplace_back(relion_path(file), relion_path(star));
+  write_coordinate_index((out / "autopick.star").string(), rows);
+}
+
 }  // namespace
 
 int reader_threads(const PickOptions& opt, bool on_gpu, size_t gpus) {
@@ -466,6 +487,7 @@ PickSummary pick_micrographs(const std::vector<PickDevice>& devices, const Model
   std::vector<std::vector<Box>> all;
   for (auto& [file, boxes] : results.picked) all.push_back(std::move(boxes));
   write_distributions(out / "DISTR", all);
+  write_relion_index(files, out);
   return results.summary;
 }
 

@@ -1,7 +1,7 @@
-// RELION 3.1 (Debian's relion, which scripts/deps.sh installs) as the real client of cupick's
+// RELION 3.1 (Debian's relion, which scripts/test.sh installs) as the real client of cupick's
 // STAR picks: relion_preprocess --extract over them takes the particles exactly where the STAR
 // files say, and those are where the simulated particles are. Skips where relion_preprocess is not
-// installed.
+// installed. RELION 4 and 5's index (autopick.star) is checked as text: no RELION 4 to run here.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -105,6 +105,15 @@ TEST(Relion, ExtractsTheParticlesCupickPickedWhereTheyAre) {
   save_config(dir / "config.json", make_config(kBox, {{"architecture", "cupick-cpu-demo"}, {"input_size", "512"}}));
   const test::Result picked = test::cupick(dir, "predict -c config.json -i Movies -o picks --cpu");
   ASSERT_EQ(picked.status, 0) << picked.err;
+
+  // RELION 4 and 5's index (relion_preprocess --coord_list, not in 3.1): each micrograph's name as
+  // the project names it, beside its STAR file, both relative to the folder predict ran in.
+  EXPECT_EQ(test::read_text(dir / "picks/autopick.star"),
+            "\n# version 30001\n\ndata_coordinate_files\n\nloop_\n_rlnMicrographName #1\n_rlnMicrographCoordinates #2\n"
+            "Movies/m0.mrc\tpicks/STAR/m0.star\nMovies/m1.mrc\tpicks/STAR/m1.star\n");
+  const test::Result absolute = test::cupick(dir, "predict -c config.json -i " + (dir / "Movies") + " -o " + (dir / "again") + " --cpu");
+  ASSERT_EQ(absolute.status, 0) << absolute.err;
+  EXPECT_NE(test::read_text(dir / "again/autopick.star").find("Movies/m1.mrc\tagain/STAR/m1.star\n"), std::string::npos);
 
   // RELION 3.1 looks for <coord_dir><the micrograph's path after its job folder, without
   // extension><coord_suffix>: coords/Movies/m0.star, which the README's recipe links to STAR/.
