@@ -57,7 +57,10 @@ int run_summary(int argc, char** argv) {
     if (metadata.count("keras_layout")) {  // an .h5: how Keras laid it out
       const nlohmann::json layout = nlohmann::json::parse(metadata["keras_layout"]);
       std::string layers;
-      for (const auto& name : layout.value("layer_names", nlohmann::json::array())) layers += " " + name.get<std::string>();
+      for (const auto& name : layout.value("layer_names", nlohmann::json::array())) {
+        layers += ' ';  // appended in two steps: GCC 12 warns falsely (-Wrestrict) on " " + string
+        layers += name.get<std::string>();
+      }
       std::printf("  Keras %s (%s), top-level layers:%s\n", layout.value("keras_version", "?").c_str(),
                   layout.value("backend", "?").c_str(), layers.c_str());
     }
