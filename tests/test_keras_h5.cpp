@@ -8,7 +8,6 @@
 #include <hdf5.h>
 
 #include <cstdlib>
-#include <functional>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -16,10 +15,13 @@
 #include "engine/context.h"
 #include "engine/error.h"
 #include "io/weights.h"
+#include "tests/error_of.h"
 #include "tests/temp_dir.h"
 
 namespace cupick {
 namespace {
+
+using test::error_of;
 
 // A string-array attribute: fixed-length NULLPAD strings as h5py writes numpy's 'S' arrays (Keras
 // 2.2), or variable-length UTF-8 ones (later Keras).
@@ -175,16 +177,6 @@ const FileTensor& find(const KerasWeights& k, const std::string& name) {
   for (const FileTensor& t : k.tensors)
     if (t.name == name) return t;
   throw std::runtime_error("no tensor " + name);
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "no exception";
-  return "";
 }
 
 class KerasH5 : public ::testing::TestWithParam<bool> {

@@ -17,12 +17,14 @@
 
 #include "io/micrograph.h"
 #include "io/mrc.h"
+#include "tests/error_of.h"
 
 namespace cupick {
 namespace {
 
 namespace fs = std::filesystem;
 using testing::HasSubstr;
+using test::error_of;
 
 // A folder of its own per test, removed afterwards.
 class Files : public testing::Test {
@@ -51,17 +53,6 @@ std::string read_bytes(const std::string& path) {
 
 void write_bytes(const std::string& path, const std::string& bytes) {
   std::ofstream(path, std::ios::binary) << bytes;
-}
-
-// The message of the Error that `read` throws (fails the test if none).
-template <class F> std::string error_of(F read) {
-  try {
-    read();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "no Error thrown";
-  return "";
 }
 
 // ---- MRC bytes by hand ----

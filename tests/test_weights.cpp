@@ -10,12 +10,14 @@
 #include <nlohmann/json.hpp>
 
 #include "io/half.h"
+#include "tests/error_of.h"
 #include "tests/layer_check.h"
 
 namespace cupick {
 namespace {
 
 namespace fs = std::filesystem;
+using test::error_of;
 
 std::string read_bytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -77,18 +79,6 @@ class Weights : public ::testing::Test {
   std::string path(const std::string& name) const { return (dir_ / name).string(); }
   fs::path dir_;
 };
-
-// The message of the Error `f` throws ("" and a failure when it throws none).
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "no exception";
-  return "";
-}
 
 TEST_F(Weights, RoundTrip) {
   std::vector<Param> ps;
