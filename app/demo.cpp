@@ -4,7 +4,9 @@
 #include <filesystem>
 
 #include "app/network.h"
+#include "app/pick.h"
 #include "app/train.h"
+#include "engine/cpu.h"
 #include "image/simulate.h"
 #include "io/config.h"
 #include "io/micrograph.h"
@@ -93,6 +95,15 @@ Evaluation run_demo(const DemoOptions& options, Context& ctx) {
   const Evaluation e = evaluate_folders((dir / "picks" / "CBOX").string(), (dir / "test" / "box").string(), sim.box_size);
   write_report_json((dir / "report.json").string(), e);
   write_pr_curve_png((dir / "precision_recall.png").string(), e);
+
+  // The page to look at the picks with, the slider at the best threshold, right and wrong in colour.
+  ReviewOptions review;
+  review.threshold = float(e.best_threshold);
+  review.title = "cupick demo: the held-out micrographs";
+  review.progress = false;
+  review.threads = cpu::threads();
+  review_picks((dir / "picks").string(), test, (dir / "test" / "box").string(), sim.box_size,
+               (dir / "review").string(), review);
   return e;
 }
 

@@ -14,7 +14,7 @@ struct DemoOptions {
 };
 
 // Runs the four steps on ctx's device, printing a heading for each, and writes the picks,
-// report.json and precision_recall.png into the folder. A GPU trains PhosaurusNet at crYOLO's
+// report.json, precision_recall.png and the review page (review/index.html) into the folder. A GPU trains PhosaurusNet at crYOLO's
 // sizes; the CPU a small network (nets/cpu_demo.json) on micrographs shrunk 4x.
 Evaluation run_demo(const DemoOptions& options, Context& ctx);
 

@@ -10,9 +10,11 @@
 
 #include "app/network.h"
 #include "engine/error.h"
+#include "io/annotations.h"
 #include "io/config.h"
 #include "io/files.h"
 #include "io/micrograph.h"
+#include "pick/evaluate.h"
 
 namespace fs = std::filesystem;
 
@@ -103,6 +105,28 @@ PickSummary pick_from_config(const PickRequest& request, size_t& micrographs) {
   std::fprintf(stderr, "%zu micrograph%s\n", files.size(), files.size() == 1 ? "" : "s");
   std::signal(SIGINT, SIG_DFL);  // every written file is complete: stopping is always safe
   return pick_micrographs(devices, config.model, files, request.output, options);
+}
+
+ReviewSummary review_picks(const std::string& picks, const std::vector<std::string>& inputs, const std::string& truth,
+                           double box_size, const std::string& out_dir, ReviewOptions opt, bool picked_only) {
+  std::error_code ec;
+  const fs::path folder = fs::is_directory(fs::path(picks) / "CBOX", ec) ? fs::path(picks) / "CBOX" : fs::path(picks);
+  if (opt.threshold < 0) {
+    opt.threshold = 0.3f;
+    std::ifstream record(fs::path(picks) / run_record_name);
+    try {
+      if (record) opt.threshold = nlohmann::json::parse(record).value("threshold", 0.3f);
+    } catch (const std::exception&) {
+      // a damaged record only costs the slider's start
+    }
+  }
+  const std::map<std::string, std::vector<Box>> boxes = read_boxes_folder(folder.string(), "picks", box_size);
+  const std::map<std::string, std::vector<Box>> true_boxes =
+      truth.empty() ? std::map<std::string, std::vector<Box>>{} : read_boxes_folder(truth, "ground truth", box_size);
+  std::vector<std::string> micrographs = expand_micrograph_inputs(inputs);
+  if (picked_only)  // predict has already said why the others have no picks
+    std::erase_if(micrographs, [&](const std::string& m) { return !boxes.count(micrograph_key(m)); });
+  return write_review(out_dir, micrographs, boxes, true_boxes, opt);
 }
 
 }  // namespace cupick

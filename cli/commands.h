@@ -14,6 +14,7 @@ int run_config(int argc, char** argv);
 int run_train(int argc, char** argv);
 int run_predict(int argc, char** argv);
 int run_evaluate(int argc, char** argv);
+int run_review(int argc, char** argv);
 int run_simulate(int argc, char** argv);
 int run_demo(int argc, char** argv);
 

@@ -75,6 +75,7 @@ int run_demo(int argc, char** argv) {
   std::printf("F1 %s 0.9: %s\n", e.f1 >= 0.9 ? ">=" : "<", e.f1 >= 0.9 ? "the demo reached its target" : "below the target");
   std::printf("everything is in %s: picks/ (CBOX, EMAN, STAR, DISTR), report.json, precision_recall.png\n",
               options.folder.c_str());
+  std::printf("look at the picks: open %s/review/index.html in a browser\n", options.folder.c_str());
   return e.f1 >= 0.9 ? 0 : 3;
 }
 

@@ -23,6 +23,7 @@ const Command kCommands[] = {
     {"train", "train a network from a crYOLO config", cupick::cli::run_train},
     {"predict", "pick particles in micrographs with trained weights", cupick::cli::run_predict},
     {"evaluate", "precision, recall and F1 of picks against ground truth", cupick::cli::run_evaluate},
+    {"review", "a page to look at picks with in a browser: thresholds, counts, histograms", cupick::cli::run_review},
     {"convert", "rewrite a weights file, checked against its network, optionally in fp16", cupick::cli::run_convert},
     {"summary", "the network of a config: layers, parameters, GFLOP", cupick::cli::run_summary},
     {"info", "the devices cupick can use (GPUs, cuDNN version)", cupick::cli::run_info},

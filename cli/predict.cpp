@@ -5,6 +5,7 @@
 #include "app/pick.h"
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "engine/cpu.h"
 #include "io/files.h"
 #include "pick/evaluate.h"
 
@@ -17,7 +18,7 @@ int run_predict(int argc, char** argv) {
       {"--conf", "-c", true, "crYOLO config (JSON) of the trained network"},
       {"--weights", "-w", true, "trained weights (.safetensors or crYOLO's .h5; default: the network's pretrained start, where one ships)"},
       {"--input", "-i", true, "micrographs: files and/or folders"},
-      {"--output", "-o", true, "output folder (CBOX/, EMAN/, STAR/, DISTR/, autopick.star)"},
+      {"--output", "-o", true, "output folder (CBOX/, EMAN/, STAR/, DISTR/, autopick.star, review/)"},
       {"--threshold", "-t", true, "confidence threshold (0.3)"},
       {"--distance", "-d", true, "minimum distance between picks, pixels (0)"},
       {"--minsize", "", true, "smallest estimated particle size to keep, pixels"},
@@ -26,6 +27,7 @@ int run_predict(int argc, char** argv) {
       {"--batch", "", true, "micrographs per forward pass (4)"},
       {"--otf", "", false, "filter on the fly, without writing the filtered micrographs"},
       {"--overwrite", "", false, "pick again micrographs that were picked before"},
+      {"--no_review", "", false, "do not write the review page (OUTPUT/review/index.html)"},
       {"--gpu", "-g", true, "GPU id; several (-g 0 1 2 3) share the micrographs out (default: the first GPU, or the CPU)"},
       {"--threads", "", true, "CPU threads for the network and its BLAS (default: every core)"},
       {"--cpu", "", false, "run on the CPU even when there is a GPU"},
@@ -66,6 +68,16 @@ int run_predict(int argc, char** argv) {
   std::printf("picked %zu micrographs (%zu done before), %zu particles above %.2f, %.1f micrographs/s; results in %s\n",
               s.picked, s.skipped, s.boxes, opt.threshold, s.seconds > 0 ? s.picked / s.seconds : 0.0,
               args.get("--output").c_str());
+  if (!args.has("--no_review") && s.picked + s.skipped > 0) {
+    ReviewOptions review;
+    review.threshold = opt.threshold;
+    review.threads = cpu::threads();
+    review.title = "cupick picks: " + args.get("--output");
+    const fs::path page = fs::path(args.get("--output")) / "review";
+    const ReviewSummary r = review_picks(args.get("--output"), request.inputs, "", 0, page.string(), review, true);
+    print_warnings(r.warnings);
+    std::printf("review page: open %s\n", (page / "index.html").c_str());
+  }
   if (!s.failed.empty()) {
     print_warnings(s.failed);
     throw Error(std::to_string(s.failed.size()) + " of " + std::to_string(files) +

@@ -66,9 +66,9 @@ std::string lower_extension(const fs::path& file) {
   return ext;
 }
 
-// Every .box, .star and .cbox file directly in `dir`, by micrograph; `side` ("picks", "ground truth")
-// starts each message.
-BoxesByMicrograph read_folder(const std::string& dir, const std::string& side, double default_box_size) {
+}  // namespace
+
+BoxesByMicrograph read_boxes_folder(const std::string& dir, const std::string& side, double default_box_size) {
   std::error_code ec;
   if (!fs::is_directory(dir, ec))
     throw Error(side + ": " + dir + (fs::exists(dir, ec) ? " is not a folder" : " does not exist"));
@@ -104,7 +104,6 @@ BoxesByMicrograph read_folder(const std::string& dir, const std::string& side, d
   return boxes;
 }
 
-}  // namespace
 
 std::vector<Match> match_picks(const std::vector<Box>& picks, const std::vector<Box>& truth, double iou_threshold) {
   std::vector<size_t> order(picks.size());
@@ -201,8 +200,8 @@ Evaluation evaluate(const BoxesByMicrograph& picks, const BoxesByMicrograph& tru
 
 Evaluation evaluate_folders(const std::string& picks_dir, const std::string& truth_dir, double default_box_size,
                             double iou_threshold) {
-  const BoxesByMicrograph picks = read_folder(picks_dir, "picks", default_box_size);
-  const BoxesByMicrograph truth = read_folder(truth_dir, "ground truth", default_box_size);
+  const BoxesByMicrograph picks = read_boxes_folder(picks_dir, "picks", default_box_size);
+  const BoxesByMicrograph truth = read_boxes_folder(truth_dir, "ground truth", default_box_size);
   const bool common = std::any_of(truth.begin(), truth.end(), [&](const auto& t) { return picks.count(t.first) > 0; });
   if (!common)
     throw Error("no micrograph has both picks and ground truth: the picks in " + picks_dir + " are for " +

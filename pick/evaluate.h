@@ -73,6 +73,11 @@ Evaluation evaluate(const std::map<std::string, std::vector<Box>>& picks,
 Evaluation evaluate_folders(const std::string& picks_dir, const std::string& truth_dir, double default_box_size,
                             double iou_threshold = 0.5);
 
+// The boxes of every .box, .star and .cbox file directly in `dir`, by micrograph key, as
+// evaluate_folders reads each side; `side` ("picks", "ground truth") starts each error message.
+std::map<std::string, std::vector<Box>> read_boxes_folder(const std::string& dir, const std::string& side,
+                                                          double default_box_size);
+
 // The evaluation as JSON: the counts, the best threshold with its precision, recall and F1, the AUC,
 // crYOLO's per-micrograph variant under its own key, the warnings and the whole curve. Written to
 // "<path>.tmp" and renamed to `path`.

@@ -341,6 +341,11 @@ TEST_F(Cli, PredictPicksTheGoodMicrographsAndNamesTheTruncatedOne) {
   for (const char* sub : {"CBOX", "EMAN", "STAR"})
     for (const fs::directory_entry& e : fs::directory_iterator(dir.path / "out" / sub))
       EXPECT_EQ(e.path().stem().string().rfind("m2", 0), std::string::npos) << e.path();
+  // The review page shows the three picked; the damaged one is not warned about a second time.
+  const std::string page_data = read_text(dir / "out/review/picks.js");
+  EXPECT_NE(page_data.find("\"m3\""), std::string::npos);
+  EXPECT_EQ(page_data.find("\"m2\""), std::string::npos);
+  EXPECT_EQ(r.err.find("review"), std::string::npos) << r.err;
   for (const fs::directory_entry& e : fs::recursive_directory_iterator(dir.path))
     EXPECT_EQ(e.path().string().find(".tmp"), std::string::npos) << "left behind: " << e.path();
 }
@@ -465,6 +470,30 @@ TEST_F(Cli, PredictOnTheFlyWritesNothingButItsOutputs) {
     EXPECT_EQ(read_text(dir / ("otf/CBOX/" + std::string(name) + ".cbox")),
               read_text(dir / ("out/CBOX/" + std::string(name) + ".cbox")))
         << name;
+}
+
+// predict writes the review page beside its outputs (not with --no_review); `cupick review` writes
+// it again, here with predict's EMAN boxes standing in for the ground truth.
+TEST_F(Cli, PredictWritesTheReviewPageAndReviewWritesItAgain) {
+  write_micrographs(dir);
+  const std::string config = write_config(dir);
+  const Result r = predict(config, dir / "mic", "-t 0");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("review page: open " + (dir / "out/review/index.html")), std::string::npos) << r.out;
+  for (const char* name : kMicrographs) EXPECT_TRUE(fs::exists(dir / ("out/review/thumbs/" + std::string(name) + ".jpg")));
+  EXPECT_NE(read_text(dir / "out/review/picks.js").find("\"has_truth\":false"), std::string::npos);
+
+  const Result again = cupick(dir, "review -p " + (dir / "out") + " -i " + (dir / "mic") + " -t " + (dir / "out/EMAN") +
+                                       " -o " + (dir / "page") + " --thumbnail 64");
+  ASSERT_EQ(again.status, 0) << again.err;
+  EXPECT_NE(again.out.find("review page of 4 micrographs"), std::string::npos) << again.out;
+  EXPECT_NE(read_text(dir / "page/picks.js").find("\"has_truth\":true"), std::string::npos);
+  EXPECT_EQ(read_micrograph(dir / "page/thumbs/m0.jpg").width, 64);
+
+  const Result none = cupick(dir, "predict -c " + config + " -w " + weights() + " -i " + (dir / "mic") + " -o " +
+                                      (dir / "quiet") + " --cpu --no_review");
+  ASSERT_EQ(none.status, 0) << none.err;
+  EXPECT_FALSE(fs::exists(dir / "quiet/review"));
 }
 
 // ---- evaluate, config, train --------------------------------------------------------------------
