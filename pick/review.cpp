@@ -47,21 +47,36 @@ struct Thumb {
   std::string error;          // why the micrograph could not be read ("" when it could)
 };
 
-// Thumbnails already made, by micrograph key: the micrograph's size, from thumbs/sizes.json (a
-// file that is missing or unreadable means none).
-std::map<std::string, std::pair<int, int>> known_sizes(const fs::path& thumbs) {
-  std::map<std::string, std::pair<int, int>> sizes;
+// What a thumbnail was made from, so that a rerun can tell whether it still fits: the micrograph's
+// size, the thumbnail's side and the micrograph file's modification time (a re-picked micrograph
+// of the same name, or another --thumbnail, makes it again).
+struct ThumbSource {
+  int width = 0, height = 0, side = 0;
+  long long modified = 0;
+  bool operator==(const ThumbSource&) const = default;
+};
+
+long long modified_time(const std::string& file) {
+  std::error_code ec;
+  const auto t = fs::last_write_time(file, ec);
+  return ec ? -1 : (long long)(t.time_since_epoch().count());
+}
+
+// Thumbnails already made, by micrograph key, from thumbs/sizes.json (a damaged one is ignored:
+// the thumbnails are made again).
+std::map<std::string, ThumbSource> known_thumbnails(const fs::path& thumbs) {
+  std::map<std::string, ThumbSource> known;
   std::ifstream in(thumbs / "sizes.json");
-  if (!in) return sizes;
+  if (!in) return known;
   try {
     const nlohmann::json j = nlohmann::json::parse(in);
-    for (const auto& [key, wh] : j.items())
-      if (wh.is_array() && wh.size() == 2 && fs::exists(thumbs / (key + ".jpg")))
-        sizes[key] = {wh[0].get<int>(), wh[1].get<int>()};
+    for (const auto& [key, v] : j.items())
+      if (v.is_array() && v.size() == 4 && fs::exists(thumbs / (key + ".jpg")))
+        known[key] = {v[0].get<int>(), v[1].get<int>(), v[2].get<int>(), v[3].get<long long>()};
   } catch (const std::exception&) {
-    sizes.clear();  // made again, not trusted in part
+    known.clear();  // made again, not trusted in part
   }
-  return sizes;
+  return known;
 }
 
 // One micrograph's entry of picks.js: its picks as flat rows (x, y, w, h, confidence, estimated
@@ -144,7 +159,7 @@ ReviewSummary write_review(const std::string& out_dir, const std::vector<std::st
   }
   const fs::path out = out_dir, thumbs = out / "thumbs";
   make_folders(thumbs.string());
-  const std::map<std::string, std::pair<int, int>> sizes = known_sizes(thumbs);
+  const std::map<std::string, ThumbSource> before = known_thumbnails(thumbs);
 
   // Thumbnails on opt.threads threads, handed back in order: reading a 4096^2 micrograph and
   // shrinking it takes a core about 0.1 s.
@@ -153,12 +168,14 @@ ReviewSummary write_review(const std::string& out_dir, const std::vector<std::st
   std::vector<Thumb> made(keys.size());
   Background<Thumb> work(keys.size(), size_t(2 * std::max(1, opt.threads)), [&](size_t i) {
     Thumb t;
-    if (const auto it = sizes.find(keys[i]); it != sizes.end()) {
-      t.width = it->second.first, t.height = it->second.second;
+    const long long modified = modified_time(file_of.at(keys[i]));
+    if (const auto it = before.find(keys[i]);
+        it != before.end() && it->second.side == opt.thumbnail_side && it->second.modified == modified) {
+      t.width = it->second.width, t.height = it->second.height;
       return t;
     }
     try {
-      const Image m = read_micrograph(file_of[keys[i]]);
+      const Image m = read_micrograph(file_of.at(keys[i]));
       write_jpeg((thumbs / (keys[i] + ".jpg")).string(), thumbnail(m, opt.thumbnail_side), 85);
       t.width = m.width, t.height = m.height, t.made = true;
     } catch (const std::exception& e) {
@@ -187,13 +204,13 @@ ReviewSummary write_review(const std::string& out_dir, const std::vector<std::st
       summary.warnings.push_back(made[i].error + " (left out of the review page)");
       continue;
     }
-    known[keys[i]] = {made[i].width, made[i].height};
+    known[keys[i]] = {made[i].width, made[i].height, opt.thumbnail_side, modified_time(file_of.at(keys[i]))};
     const auto p = picks.find(keys[i]);
     const auto t = truth.find(keys[i]);
     const std::vector<Box>& these = p == picks.end() ? none : p->second;
     if (!first) data += ",\n";
     first = false;
-    append_micrograph(data, keys[i], fs::path(file_of[keys[i]]).filename().string(), made[i].width, made[i].height,
+    append_micrograph(data, keys[i], fs::path(file_of.at(keys[i])).filename().string(), made[i].width, made[i].height,
                       these, t == truth.end() ? nullptr : &t->second, opt.iou_threshold);
     ++summary.micrographs;
     summary.picks += these.size();

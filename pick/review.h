@@ -4,7 +4,8 @@
 //   index.html          the page (pick/review.html, built into the program)
 //   picks.js            the data: micrographs, their picks, ground truth where given
 //   thumbs/<name>.jpg   each micrograph shrunk and contrast-stretched, 8-bit grey
-//   thumbs/sizes.json   each thumbnail's micrograph size, so a later run need not read it again
+//   thumbs/sizes.json   what each thumbnail was made from (micrograph size, side, file time), so
+//                       that a later run makes only the thumbnails missing or out of date
 // The page draws the picks over the thumbnails, with a confidence slider and a size range that
 // redraw them and update the counts, histograms of confidence and size, the precision-recall curve
 // where there is ground truth, and buttons that save the picks kept as STAR or BOX files.

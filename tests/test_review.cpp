@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -76,7 +77,11 @@ Case make_case(const test::TempDir& dir, int count) {
 
 TEST(Review, WritesThumbnailsAndTheData) {
   test::TempDir dir;
-  const Case c = make_case(dir, 3);
+  const Case more = make_case(dir, 4);
+  Case c = more;  // the first three
+  c.files.pop_back();
+  c.picks.erase("mic03");
+  c.truth.erase("mic03");
   ReviewOptions opt;
   opt.thumbnail_side = 150;
   opt.progress = false;
@@ -111,7 +116,12 @@ TEST(Review, WritesThumbnailsAndTheData) {
   }
 
   // A second run over one more micrograph makes only its thumbnail.
-  Case more = make_case(dir, 4);
+  EXPECT_EQ(write_review(out, more.files, more.picks, more.truth, opt).thumbnails_made, 1u);
+  // Another side, or a micrograph written anew, makes those again.
+  opt.thumbnail_side = 100;
+  EXPECT_EQ(write_review(out, more.files, more.picks, more.truth, opt).thumbnails_made, 4u);
+  EXPECT_EQ(read_micrograph(out + "/thumbs/mic01.jpg").width, 100);
+  fs::last_write_time(more.files[2], fs::last_write_time(more.files[2]) + std::chrono::seconds(5));
   EXPECT_EQ(write_review(out, more.files, more.picks, more.truth, opt).thumbnails_made, 1u);
 }
 
