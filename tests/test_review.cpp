@@ -149,10 +149,13 @@ std::string chromium() {
   return "";
 }
 
-// Headless Chromium's flags for a test: no sandbox (CI runs as root), no GPU, files may read files.
-std::string browser_command(const std::string& browser) {
-  return "timeout 120 " + browser + " --headless --no-sandbox --disable-gpu --hide-scrollbars"
-         " --allow-file-access-from-files --no-first-run --window-size=1400,1000 ";
+// Headless Chromium's flags for a test: no sandbox (CI runs as root), no GPU, files may read files,
+// a profile of its own in the test's folder (never the user's).
+std::string browser_command(const std::string& browser, const test::TempDir& dir) {
+  return "timeout 120 " + browser + " --headless --no-sandbox --disable-gpu --hide-scrollbars --user-data-dir=" +
+         (dir / "profile") +
+         " --allow-file-access-from-files --no-first-run --disable-dev-shm-usage"
+         " --window-size=1400,1000 ";
 }
 
 // The driver: moves the threshold slider through `thresholds`, then the size range, pages, and
@@ -262,7 +265,7 @@ TEST(ReviewInChromium, TheSliderRedrawsTheBoxesAsTheThresholdSays) {
   std::ofstream(out + "/driver.html") << page;
 
   const std::string dom = dir / "dom.html", log = dir / "chromium.log";
-  const std::string run = browser_command(browser) + "--virtual-time-budget=10000 --dump-dom file://" + out +
+  const std::string run = browser_command(browser, dir) + "--virtual-time-budget=10000 --dump-dom file://" + out +
                           "/driver.html >" + dom + " 2>" + log;
   ASSERT_EQ(std::system(run.c_str()), 0) << run << "\n" << slurp(log);
   const std::string html = slurp(dom);
@@ -327,7 +330,7 @@ TEST(ReviewInChromium, TheSliderRedrawsTheBoxesAsTheThresholdSays) {
   for (const char* t : {"0.3", "0.7"}) {
     const std::string shot = fs::absolute("test_output/review_t" + std::string(t) + ".png").string();
     fs::remove(shot);
-    const std::string cmd = browser_command(browser) + "--virtual-time-budget=5000 --screenshot=" + shot +
+    const std::string cmd = browser_command(browser, dir) + "--virtual-time-budget=5000 --screenshot=" + shot +
                             " 'file://" + out + "/index.html#t=" + t + "' >>" + log + " 2>&1";
     ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd << "\n" << slurp(log);
     const Image png = read_micrograph(shot);
