@@ -358,7 +358,7 @@ const std::vector<Key>& keys() {
       {"valid", "valid_times", integer(FIELD(valid.valid_times), 1),
        "crYOLO's repeats of each validation image; cupick does not use it"},
 
-      {"other", "log_path", text(FIELD(train.log_path)), "folder for the training log (training.csv)"},
+      {"other", "log_path", text(FIELD(train.log_path)), "folder for the training log (training.csv and TensorBoard events)"},
   };
   return table;
 }

@@ -18,6 +18,15 @@ if [ "${1:-}" = "--sanitize" ]; then
   export ASAN_OPTIONS=protect_shadow_gap=0:detect_leaks=1:abort_on_error=1
   export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 fi
+# TensorBoard's reader, for the test that reads cupick's event files with it (tests only, never
+# the product): into a virtual environment in the build folder; where pip cannot get it, that test
+# skips and says so.
+venv="$build/tensorboard-venv"
+if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import tensorboard' 2>/dev/null; then
+  { python3 -m venv "$venv" && "$venv/bin/pip" install -q tensorboard; } >/dev/null 2>&1 ||
+    echo "test.sh: tensorboard could not be installed with pip; TensorBoard's reader test will skip" >&2
+fi
+[ -x "$venv/bin/python" ] && export CUPICK_PYTHON="$PWD/$venv/bin/python"
 cmake -S . -B "$build" -G Ninja "${flags[@]}" >/dev/null
 ninja -C "$build"
 cd "$build" && ctest --output-on-failure -j "$(nproc)"

@@ -10,6 +10,7 @@
 #include <sstream>
 #include <map>
 #include <numeric>
+#include <optional>
 
 #include "engine/background.h"
 #include "engine/layers/conv.h"
@@ -18,6 +19,7 @@
 #include "io/weights.h"
 #include "train/checks.h"
 #include "train/optimizer.h"
+#include "train/tensorboard.h"
 
 namespace cupick {
 
@@ -364,6 +366,8 @@ TrainResult train(Graph& graph, Context& ctx, const TrainOptions& opt, const std
   TrainResult result;
   result.best_valid_loss = INFINITY;
   Plateau plateau(opt.lr_patience, opt.stop_patience, opt.min_delta);
+  std::optional<TensorBoardLog> tensorboard;
+  if (!opt.log_path.empty()) tensorboard.emplace(opt.log_path);
   for (int epoch = 1; epoch <= opt.epochs; ++epoch) {
     const Clock::time_point start = Clock::now();
     const bool warmup = !opt.fine_tune && epoch <= opt.warmup_epochs;
@@ -392,6 +396,15 @@ TrainResult train(Graph& graph, Context& ctx, const TrainOptions& opt, const std
     if (decision.best || result.best_epoch == 0) run.keep();
     result.history.push_back(log);
     if (!opt.log_path.empty()) write_log(opt.log_path, result.history);
+    if (tensorboard)  // the CSV's columns, under the same names
+      tensorboard->add(epoch, {{"loss", float(log.train_loss)},
+                               {"val_loss", float(log.valid_loss)},
+                               {"val_xy", float(log.valid_terms.xy)},
+                               {"val_wh", float(log.valid_terms.wh)},
+                               {"val_object", float(log.valid_terms.object)},
+                               {"val_no_object", float(log.valid_terms.no_object)},
+                               {"val_class", float(log.valid_terms.cls)},
+                               {"learning_rate", log.learning_rate}});
     if (opt.progress) {
       print_epoch(opt, log);
       const std::string stalled = stalled_validation(result.history, opt.fine_tune ? 0 : opt.warmup_epochs);

@@ -37,7 +37,7 @@ struct TrainOptions {
   double min_delta = 0.001;  // the least drop of the validation loss that counts as improvement
   std::string weights_path;  // where the best weights go (saved_weights_name, .h5 for crYOLO's format); empty: in memory only
   std::map<std::string, std::string> metadata;  // kept in the saved weights (the architecture), beside the epoch and anchors
-  std::string log_path;      // folder of training.csv; empty: no log
+  std::string log_path;      // folder of training.csv and the TensorBoard events; empty: no log
   bool fine_tune = false;    // train only the last two convolutions; every other layer is frozen
   unsigned seed = 10;
   bool progress = true;      // a progress line on stderr (one line per epoch when not a terminal)
