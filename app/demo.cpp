@@ -94,7 +94,7 @@ Evaluation run_demo(const DemoOptions& options, Context& ctx) {
   std::printf("== 4. evaluating the picks against the simulated particles\n");
   const Evaluation e = evaluate_folders((dir / "picks" / "CBOX").string(), (dir / "test" / "box").string(), sim.box_size);
   write_report_json((dir / "report.json").string(), e);
-  write_pr_curve_png((dir / "precision_recall.png").string(), e);
+  write_pr_curve((dir / "precision_recall.png").string(), e);
 
   // The page to look at the picks with, the slider at the best threshold, right and wrong in colour.
   ReviewOptions review;

@@ -105,7 +105,7 @@ int run_evaluate(int argc, char** argv) {
   const fs::path out = args.get("--output", args.get("--picks"));
   make_folders(out.string());
   write_report_json((out / "report.json").string(), e);
-  write_pr_curve_png((out / "precision_recall.png").string(), e);
+  write_pr_curve((out / "precision_recall.png").string(), e);
   std::printf("%zu micrographs, %zu true particles, %zu picks\n", e.micrographs, e.truth_boxes, e.picks);
   std::printf("best threshold %.3f: precision %.3f, recall %.3f, F1 %.3f; AUC %.3f\n", e.best_threshold, e.precision,
               e.recall, e.f1, e.auc);

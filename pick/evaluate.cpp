@@ -233,17 +233,23 @@ void write_report_json(const std::string& path, const Evaluation& e) {
   write_file_atomically(path, report.dump(2) + "\n");
 }
 
-void write_pr_curve_png(const std::string& path, const Evaluation& e, int width, int height) {
+void write_pr_curve(const std::string& png_path, const Evaluation& e, int width, int height) {
   LinePlot plot;
   plot.width = width, plot.height = height;
+  char title[96], label[96];
+  std::snprintf(title, sizeof title, "Precision-recall (IoU > %g), AUC %.3f", e.iou_threshold, e.auc);
+  std::snprintf(label, sizeof label, "best F1 %.3f at threshold %.3f", e.f1, e.best_threshold);
+  plot.title = title;
+  plot.x_label = "recall (true particles found)";
+  plot.y_label = "precision (picks right)";
   PlotSeries pr;
   for (int i = int(e.curve.size()) - 1; i >= 0; --i) {  // by falling threshold: recall never falls
     const CurvePoint& c = e.curve[size_t(i)];
     if (c.tp + c.fp > 0) pr.points.emplace_back(c.recall, c.precision);
   }
   plot.series.push_back(std::move(pr));
-  plot.markers.push_back(PlotMarker{e.recall, e.precision});
-  write_line_plot_png(path, plot);
+  plot.markers.push_back(PlotMarker{e.recall, e.precision, Rgb{214, 39, 40}, label});
+  write_line_plot(png_path, plot);
 }
 
 }  // namespace cupick

@@ -83,8 +83,10 @@ std::map<std::string, std::vector<Box>> read_boxes_folder(const std::string& dir
 // "<path>.tmp" and renamed to `path`.
 void write_report_json(const std::string& path, const Evaluation& evaluation);
 
-// The precision-recall curve (recall along x, precision up y, both 0 to 1, a grid every 0.1) with the
-// best-F1 point marked in red, as a `width` x `height` RGB PNG; written to "<path>.tmp" and renamed.
-void write_pr_curve_png(const std::string& path, const Evaluation& evaluation, int width = 640, int height = 480);
+// The precision-recall curve (recall along x, precision up y, both 0 to 1, a grid every 0.1, title
+// with IoU and AUC, axis labels) with the best-F1 point marked in red and labelled with its F1 and
+// threshold, as a `width` x `height` RGB PNG at `png_path` and as SVG beside it (.svg); each
+// written to "<path>.tmp" and renamed.
+void write_pr_curve(const std::string& png_path, const Evaluation& evaluation, int width = 640, int height = 480);
 
 }  // namespace cupick

@@ -17,6 +17,7 @@
 #include <optional>
 #include <set>
 #include <thread>
+#include <tuple>
 
 #include <nlohmann/json.hpp>
 
@@ -95,8 +96,45 @@ double quantile(const std::vector<double>& v, double q) {
   return i + 1 < v.size() ? v[i] + (pos - i) * (v[i + 1] - v[i]) : v.back();
 }
 
+std::string tick_text(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", v);
+  return buf;
+}
+
+// A histogram as a step outline: the share of `values` in each of `bins` bins of [lo, hi] (the
+// last bin closed), y from 0 to the first tick above the highest bar.
+LinePlot histogram_plot(const std::vector<double>& values, double lo, double hi, int bins, const std::string& title,
+                        const std::string& x_label) {
+  LinePlot plot;
+  plot.title = title;
+  plot.x_label = x_label;
+  plot.y_label = "share of picks";
+  plot.x_min = lo, plot.x_max = hi;
+  std::tie(plot.grid_step, plot.label_step) = round_steps(lo, hi);
+  PlotSeries outline;
+  double top = 0;
+  const double width = (hi - lo) / bins;
+  for (int bin = 0; bin < bins; ++bin) {
+    const double a = lo + bin * width, b = a + width;
+    const double n = double(std::count_if(values.begin(), values.end(), [&](double v) {
+      return v >= a && (v < b || (bin == bins - 1 && v <= hi));
+    }));
+    const double share = values.empty() ? 0 : n / double(values.size());
+    outline.points.push_back({a, share});
+    outline.points.push_back({b, share});
+    top = std::max(top, share);
+  }
+  outline.points.insert(outline.points.begin(), {lo, 0});
+  outline.points.push_back({hi, 0});
+  std::tie(plot.y_grid_step, plot.y_label_step) = round_steps(0, top > 0 ? top * 1.05 : 1);
+  plot.y_max = top > 0 ? std::ceil(top * 1.05 / plot.y_label_step) * plot.y_label_step : 1;
+  plot.series.push_back(std::move(outline));
+  return plot;
+}
+
 // DISTR/: the estimated sizes and confidences of every pick in CBOX/ (this run's and earlier ones).
-void write_distributions(const fs::path& out, const std::vector<std::vector<Box>>& all) {
+void write_distributions(const fs::path& out, const std::vector<std::vector<Box>>& all, float threshold) {
   std::vector<double> sizes, confidences;
   for (const auto& boxes : all)
     for (const Box& b : boxes) {
@@ -125,22 +163,19 @@ void write_distributions(const fs::path& out, const std::vector<std::vector<Box>
   make_folders(out.string());
   write_file_atomically((out / "distribution.csv").string(), values);
   write_file_atomically((out / "summary.txt").string(), summary);
-  // The confidence histogram as a curve (fraction of picks per 0.05 bin).
-  LinePlot plot;
-  plot.y_max = 0;
-  PlotSeries hist;
-  for (int bin = 0; bin < 20; ++bin) {
-    const double lo = bin * 0.05, hi = lo + 0.05;
-    const double n = double(std::count_if(confidences.begin(), confidences.end(),
-                                          [&](double c) { return c >= lo && (c < hi || (bin == 19 && c <= 1)); }));
-    const double f = confidences.empty() ? 0 : n / confidences.size();
-    hist.points.push_back({lo, f});
-    hist.points.push_back({hi, f});
-    plot.y_max = std::max(plot.y_max, f);
-  }
-  plot.y_max = plot.y_max > 0 ? std::ceil(plot.y_max * 10) / 10 : 1;
-  plot.series.push_back(hist);
-  write_line_plot_png((out / "confidence_histogram.png").string(), plot);
+  const size_t kept = size_t(std::count_if(confidences.begin(), confidences.end(), [&](double c) { return c >= threshold; }));
+  char title[128];
+  std::snprintf(title, sizeof title, "Confidence: %zu picks, %zu at >= %.2f", confidences.size(),
+                kept, threshold);
+  LinePlot confidence = histogram_plot(confidences, 0, 1, 20, title, "confidence");
+  confidence.series[0].name = "picks";
+  confidence.series.push_back(PlotSeries{{{threshold, 0}, {threshold, confidence.y_max}}, Rgb{214, 39, 40},
+                                         "threshold " + tick_text(threshold)});
+  write_line_plot((out / "confidence_histogram.png").string(), confidence);
+  const double small = sizes.empty() ? 0 : std::floor(sizes.front()), large = sizes.empty() ? 1 : std::ceil(sizes.back());
+  std::snprintf(title, sizeof title, "Estimated size: %zu picks, median %.1f px", sizes.size(), quantile(sizes, 0.5));
+  write_line_plot((out / "size_histogram.png").string(),
+                  histogram_plot(sizes, small, std::max(large, small + 1), 30, title, "estimated size (pixels)"));
 }
 
 }  // namespace
@@ -486,7 +521,7 @@ PickSummary pick_micrographs(const std::vector<PickDevice>& devices, const Model
   results.summary.seconds = results.seconds();
   std::vector<std::vector<Box>> all;
   for (auto& [file, boxes] : results.picked) all.push_back(std::move(boxes));
-  write_distributions(out / "DISTR", all);
+  write_distributions(out / "DISTR", all, opt.threshold);
   write_relion_index(files, out);
   return results.summary;
 }

@@ -6,8 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # The real clients the tests check cupick's files with: RELION 3.1 (relion_preprocess extracts
 # particles from cupick's STAR picks), h5dump (reads cupick's .h5) and Chromium (opens the review
-# page, moves its sliders and takes screenshots into build/test_output/).
-scripts/deps.sh relion hdf5-tools chromium
+# page, moves its sliders and takes screenshots into build/test_output/), xmllint (checks the SVG plots).
+scripts/deps.sh relion hdf5-tools chromium libxml2-utils
 cuda=${CUDA_HOME:-/usr/local/cuda}
 export PATH="$PATH:$cuda/bin"
 build=build; flags=(-DCMAKE_BUILD_TYPE=Release)

@@ -482,6 +482,9 @@ TEST_F(Cli, PredictWritesTheReviewPageAndReviewWritesItAgain) {
   EXPECT_NE(r.out.find("review page: open " + (dir / "out/review/index.html")), std::string::npos) << r.out;
   for (const char* name : kMicrographs) EXPECT_TRUE(fs::exists(dir / ("out/review/thumbs/" + std::string(name) + ".jpg")));
   EXPECT_NE(read_text(dir / "out/review/picks.js").find("\"has_truth\":false"), std::string::npos);
+  for (const char* plot : {"confidence_histogram", "size_histogram"})
+    for (const char* ext : {".png", ".svg"})
+      EXPECT_TRUE(fs::exists(dir / ("out/DISTR/" + std::string(plot) + ext))) << plot << ext;
 
   const Result again = cupick(dir, "review -p " + (dir / "out") + " -i " + (dir / "mic") + " -t " + (dir / "out/EMAN") +
                                        " -o " + (dir / "page") + " --thumbnail 64");

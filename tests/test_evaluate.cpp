@@ -274,8 +274,9 @@ TEST(Evaluate, JsonReport) {
 TEST(Evaluate, PrCurvePng) {
   TempDir dir;
   const std::string path = dir / "pr.png";
-  write_pr_curve_png(path, evaluate(hand_picks(), hand_truth()), 320, 240);
+  write_pr_curve(path, evaluate(hand_picks(), hand_truth()), 320, 240);
   EXPECT_FALSE(fs::exists(path + ".tmp"));
+  EXPECT_TRUE(fs::exists(dir / "pr.svg"));  // its content: tests/test_plot
 
   png_image image{};
   image.version = PNG_IMAGE_VERSION;
@@ -298,7 +299,7 @@ TEST(Evaluate, PrCurvePng) {
   LinePlot tiny;
   tiny.width = 10;
   EXPECT_NE(error_of([&] { write_line_plot_png(dir / "tiny.png", tiny); }).find("100 to 8192"), std::string::npos);
-  EXPECT_NE(error_of([&] { write_pr_curve_png(dir / "no/such/folder/pr.png", Evaluation{}); }).find("cannot create"),
+  EXPECT_NE(error_of([&] { write_pr_curve(dir / "no/such/folder/pr.png", Evaluation{}); }).find("cannot create"),
             std::string::npos);
 }
 

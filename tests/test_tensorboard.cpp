@@ -192,6 +192,10 @@ std::vector<Event> train_two_epochs(const test::TempDir& dir) {
 TEST(TensorBoard, TrainWritesEveryEpochsScalars) {
   test::TempDir dir;
   const std::vector<Event> events = train_two_epochs(dir);
+  // Beside them, the CSV and the plots of the same (image/plot.h, checked in tests/test_plot).
+  for (const char* file : {"training.csv", "training_curves.png", "training_curves.svg", "learning_rate.png",
+                           "learning_rate.svg"})
+    EXPECT_TRUE(fs::exists(dir.path / "logs" / file)) << file;
   ASSERT_EQ(events.size(), 3u);
   EXPECT_EQ(events[0].file_version, "brain.Event:2");
   for (int epoch = 1; epoch <= 2; ++epoch) {

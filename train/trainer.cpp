@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <sstream>
+#include <tuple>
 #include <map>
 #include <numeric>
 #include <optional>
@@ -15,6 +16,7 @@
 #include "engine/background.h"
 #include "engine/layers/conv.h"
 #include "image/grid.h"
+#include "image/plot.h"
 #include "io/files.h"
 #include "io/weights.h"
 #include "train/checks.h"
@@ -39,6 +41,54 @@ std::string clock_text(double s) {
   return buf;
 }
 
+// training_curves.{png,svg} (loss and validation loss per epoch, the best epoch marked) and
+// learning_rate.{png,svg} (its log10: Plateau divides it by 10 at a time), drawn again each epoch.
+void write_training_plots(const std::string& folder, const std::vector<EpochLog>& history) {
+  if (history.empty()) return;
+  LinePlot losses;
+  losses.title = "Training: loss per epoch";
+  losses.x_label = "epoch";
+  losses.y_label = "loss (YOLO loss, per image)";
+  losses.x_min = 1;
+  losses.x_max = std::max(2, history.back().epoch);
+  std::tie(losses.grid_step, losses.label_step) = round_steps(losses.x_min, losses.x_max);
+  PlotSeries train{{}, Rgb{31, 119, 180}, "loss (training)"}, valid{{}, Rgb{255, 127, 14}, "val_loss (validation)"};
+  double top = 0;
+  const EpochLog* best = nullptr;
+  for (const EpochLog& e : history) {
+    if (std::isfinite(e.train_loss)) train.points.push_back({e.epoch, e.train_loss}), top = std::max(top, e.train_loss);
+    if (std::isfinite(e.valid_loss)) valid.points.push_back({e.epoch, e.valid_loss}), top = std::max(top, e.valid_loss);
+    if (e.best) best = &e;
+  }
+  losses.y_max = top > 0 ? top * 1.05 : 1;
+  std::tie(losses.y_grid_step, losses.y_label_step) = round_steps(0, losses.y_max);
+  losses.series = {train, valid};
+  if (best) {
+    char label[64];
+    std::snprintf(label, sizeof label, "best val_loss %.4g at epoch %d", best->valid_loss, best->epoch);
+    losses.markers.push_back(PlotMarker{double(best->epoch), best->valid_loss, Rgb{214, 39, 40}, label});
+  }
+  write_line_plot((std::filesystem::path(folder) / "training_curves.png").string(), losses);
+
+  LinePlot rate;
+  rate.title = "Training: learning rate per epoch";
+  rate.x_label = "epoch";
+  rate.y_label = "log10 of the learning rate";
+  rate.x_min = losses.x_min, rate.x_max = losses.x_max, rate.grid_step = losses.grid_step, rate.label_step = losses.label_step;
+  PlotSeries lr{{}, Rgb{44, 160, 44}, ""};
+  double lo = 0, hi = -100;
+  for (const EpochLog& e : history)
+    if (e.learning_rate > 0) {
+      const double v = std::log10(double(e.learning_rate));
+      lr.points.push_back({e.epoch, v});
+      lo = std::min(lo, v), hi = std::max(hi, v);
+    }
+  rate.y_min = std::floor(lo) - 1, rate.y_max = std::ceil(hi) + 1 > rate.y_min ? std::ceil(hi) + 1 : rate.y_min + 1;
+  rate.y_grid_step = rate.y_label_step = 1;
+  rate.series = {lr};
+  write_line_plot((std::filesystem::path(folder) / "learning_rate.png").string(), rate);
+}
+
 // Writes the whole log again each epoch, through a temporary file, so it is never half written.
 void write_log(const std::string& folder, const std::vector<EpochLog>& history) {
   std::filesystem::create_directories(folder);
@@ -49,6 +99,7 @@ void write_log(const std::string& folder, const std::vector<EpochLog>& history) 
       << e.valid_terms.wh << ',' << e.valid_terms.object << ',' << e.valid_terms.no_object << ','
       << e.valid_terms.cls << ',' << e.learning_rate << ',' << e.seconds << ',' << (e.best ? 1 : 0) << '\n';
   write_file_atomically((std::filesystem::path(folder) / "training.csv").string(), f.str());
+  write_training_plots(folder, history);
 }
 
 // The epoch's line: "\r" first on a terminal, where it replaces the progress bar.
