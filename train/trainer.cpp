@@ -52,6 +52,8 @@ void write_training_plots(const std::string& folder, const std::vector<EpochLog>
   losses.x_min = 1;
   losses.x_max = std::max(2, history.back().epoch);
   std::tie(losses.grid_step, losses.label_step) = round_steps(losses.x_min, losses.x_max);
+  losses.grid_step = std::max(1.0, losses.grid_step);  // whole epochs
+  losses.label_step = std::max(1.0, losses.label_step);
   PlotSeries train{{}, Rgb{31, 119, 180}, "loss (training)"}, valid{{}, Rgb{255, 127, 14}, "val_loss (validation)"};
   double top = 0;
   const EpochLog* best = nullptr;
