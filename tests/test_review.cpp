@@ -203,12 +203,13 @@ const char* driver_script = R"js(
 
 std::string decode_base64(const std::string& text) {
   std::string out;
-  int bits = 0, value = 0;
+  int bits = 0;
+  unsigned value = 0;  // only the last few bits matter; the mask keeps it from overflowing
   for (char ch : text) {
     const char* table = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     const char* at = std::strchr(table, ch);
     if (!at || ch == 0) continue;
-    value = value * 64 + int(at - table);
+    value = ((value << 6) | unsigned(at - table)) & 0xffffu;
     bits += 6;
     if (bits >= 8) {
       bits -= 8;
